@@ -1,0 +1,252 @@
+import { createHash, randomUUID } from "node:crypto";
+import { createReadStream, existsSync, statSync } from "node:fs";
+import { basename, extname, resolve } from "node:path";
+import { CatalogError, IngestError, messageOf } from "../errors.js";
+import type { Lab } from "../lab.js";
+import { ident, isPlainName, literal } from "../catalog/sql.js";
+
+export type SourceFormat = "csv" | "jsonl" | "parquet";
+
+export interface IngestOptions {
+  /** The file to ingest (CSV with a header row, JSON lines, or Parquet). */
+  readonly file: string;
+  /** The bronze table to load into, without the layer: "orders" → bronze.orders. */
+  readonly table: string;
+  /** Overrides the format guessed from the file extension. */
+  readonly format?: SourceFormat;
+}
+
+export interface RejectedLine {
+  readonly line: number;
+  readonly error: string;
+}
+
+export interface IngestReport {
+  readonly table: string;
+  readonly sourceFile: string;
+  /** Where the unchanged file landed in the bronze bucket. */
+  readonly landedAs: string;
+  readonly sha256: string;
+  readonly batchId: string;
+  readonly rows: number;
+  /** Lines that could not be parsed; kept in bronze.rejected_records with the reason. */
+  readonly rejected: number;
+  readonly rejectedSample: readonly RejectedLine[];
+  /** True when this exact file was already ingested into this table: nothing was added. */
+  readonly skipped: boolean;
+  /** Columns added to the bronze table by this file (schema evolution). */
+  readonly newColumns: readonly string[];
+  readonly seconds: number;
+}
+
+/** Bronze bookkeeping tables; their names are reserved. */
+export const INGESTION_LOG = "bronze.ingestion_log";
+export const REJECTED_RECORDS = "bronze.rejected_records";
+const RESERVED = new Set(["ingestion_log", "rejected_records", "raw"]);
+const METADATA = ["_ingested_at", "_source_file", "_batch_id", "_row_number"] as const;
+
+/**
+ * Land a raw file unchanged in the bronze bucket and load it into `bronze.<table>` with
+ * ingestion metadata, in one transaction. Ingesting the same file (same bytes) again adds nothing.
+ */
+export async function ingestFile(lab: Lab, options: IngestOptions): Promise<IngestReport> {
+  const started = performance.now();
+  const file = resolve(options.file);
+  const table = options.table;
+  checkTableName(table);
+  if (!existsSync(file) || !statSync(file).isFile()) {
+    throw new IngestError(`File not found: ${file}`, {
+      fix: "Check the path. The sample data is in data/samples/; `npm run generate` makes more.",
+      context: { file },
+    });
+  }
+  const format = options.format ?? formatOf(file);
+  const sha256 = await hashFile(file);
+  await ensureBookkeeping(lab);
+
+  const previous = await lab.sql(`SELECT batch_id, rows, landed_as FROM ${INGESTION_LOG} WHERE table_name = ? AND sha256 = ?`, [table, sha256]);
+  if (previous.numRows > 0) {
+    const row = previous.rows()[0]!;
+    return {
+      table: `bronze.${table}`, sourceFile: file, landedAs: String(row["landed_as"]), sha256,
+      batchId: String(row["batch_id"]), rows: 0, rejected: 0, rejectedSample: [], skipped: true, newColumns: [],
+      seconds: (performance.now() - started) / 1000,
+    };
+  }
+
+  // Keyed by content hash: two different files with the same name never overwrite each other.
+  const key = `raw/${table}/${sha256.slice(0, 12)}/${basename(file)}`;
+  const landed = (await lab.storage.exists("bronze", key))
+    ? { uri: lab.storage.uri("bronze", key) }
+    : await lab.storage.putFile("bronze", key, file);
+  const batchId = randomUUID();
+
+  const staged = await stage(lab, landed.uri, format, file);
+  try {
+    return await lab.catalog.transaction(async () => {
+      const newColumns = await createOrEvolve(lab, table, staged.columns);
+      const meta = `now() AS _ingested_at, ${literal(landed.uri)} AS _source_file, ${literal(batchId)} AS _batch_id`;
+      const rows = await lab.catalog.run(`INSERT INTO bronze.${ident(table)} BY NAME SELECT *, ${meta} FROM ${staged.view}`);
+      const rejected = await lab.catalog.run(
+        `INSERT INTO ${REJECTED_RECORDS} SELECT ${literal(batchId)}, ${literal(table)}, ${literal(landed.uri)}, line, raw, error, now() FROM ${staged.rejects}`,
+      );
+      const sample = await lab.sql(`SELECT line, error FROM ${staged.rejects} ORDER BY line LIMIT 5`);
+      await lab.catalog.run(
+        `INSERT INTO ${INGESTION_LOG} VALUES (?, ?, ?, ?, ?, ?, ?, ?, now())`,
+        [batchId, table, file, landed.uri, sha256, format, rows, rejected],
+      );
+      return {
+        table: `bronze.${table}`, sourceFile: file, landedAs: landed.uri, sha256, batchId, rows, rejected,
+        rejectedSample: sample.rows().map((r) => ({ line: Number(r["line"]), error: String(r["error"]) })),
+        skipped: false, newColumns, seconds: (performance.now() - started) / 1000,
+      };
+    });
+  } finally {
+    await lab.catalog.run(`DROP TABLE IF EXISTS ${staged.view}; DROP TABLE IF EXISTS ${staged.rejects}`).catch(() => undefined);
+  }
+}
+
+/** A one-line account of an ingestion, for notebooks and logs. */
+export function describeIngest(r: IngestReport): string {
+  if (r.skipped) return `${r.table}: ${basename(r.sourceFile)} was already ingested (batch ${r.batchId.slice(0, 8)}), nothing added`;
+  const rej = r.rejected
+    ? `, ${r.rejected} rejected line(s) → ${REJECTED_RECORDS} (${r.rejectedSample.map((x) => `line ${x.line}: ${x.error}`).join("; ")})`
+    : "";
+  const cols = r.newColumns.length ? `, new columns: ${r.newColumns.join(", ")}` : "";
+  return `${r.table}: +${r.rows.toLocaleString("en-US")} rows from ${basename(r.sourceFile)} in ${r.seconds.toFixed(2)}s${rej}${cols}`;
+}
+
+function checkTableName(table: string): void {
+  if (!isPlainName(table) || RESERVED.has(table) || METADATA.some((m) => m === table)) {
+    throw new IngestError(`"${table}" cannot be a bronze table name.`, {
+      fix: `Use letters, digits and underscores (e.g. "orders"); ${[...RESERVED].join(", ")} are reserved.`,
+      context: { table },
+    });
+  }
+}
+
+function formatOf(file: string): SourceFormat {
+  const ext = extname(file).toLowerCase();
+  if (ext === ".csv") return "csv";
+  if (ext === ".jsonl" || ext === ".ndjson" || ext === ".json") return "jsonl";
+  if (ext === ".parquet") return "parquet";
+  throw new IngestError(`Cannot tell the format of ${file} from its extension "${ext}".`, {
+    fix: 'Use .csv, .jsonl or .parquet, or pass format: "csv" | "jsonl" | "parquet".',
+    context: { file },
+  });
+}
+
+function hashFile(file: string): Promise<string> {
+  return new Promise((ok, fail) => {
+    const h = createHash("sha256");
+    createReadStream(file).on("data", (d) => h.update(d)).on("error", fail).on("end", () => ok(h.digest("hex")));
+  });
+}
+
+async function ensureBookkeeping(lab: Lab): Promise<void> {
+  await lab.catalog.run(`CREATE TABLE IF NOT EXISTS ${INGESTION_LOG} (
+    batch_id VARCHAR, table_name VARCHAR, source_file VARCHAR, landed_as VARCHAR, sha256 VARCHAR,
+    format VARCHAR, rows BIGINT, rejected BIGINT, ingested_at TIMESTAMPTZ)`);
+  await lab.catalog.run(`CREATE TABLE IF NOT EXISTS ${REJECTED_RECORDS} (
+    batch_id VARCHAR, table_name VARCHAR, source_file VARCHAR, line BIGINT, raw VARCHAR, error VARCHAR, rejected_at TIMESTAMPTZ)`);
+}
+
+interface Staged {
+  /** A temp table with the file's columns plus _row_number. */
+  readonly view: string;
+  /** A temp table (line, raw, error) of lines that could not be parsed. */
+  readonly rejects: string;
+  readonly columns: { name: string; type: string }[];
+}
+
+/**
+ * Read the landed file into temp tables: parsed rows and rejected lines. Bronze keeps CSV and
+ * JSON values as text, so malformed dates and numbers survive to be judged (and quarantined) in silver.
+ */
+async function stage(lab: Lab, uri: string, format: SourceFormat, original: string): Promise<Staged> {
+  const id = randomUUID().replaceAll("-", "").slice(0, 12);
+  const view = `temp.main.stage_${id}`;
+  const rejects = `temp.main.rejects_${id}`;
+  const src = literal(uri);
+  try {
+    if (format === "csv") {
+      // store_rejects keeps malformed lines (wrong column count, bad quoting) instead of failing the whole file.
+      await lab.catalog.run(`CREATE TEMP TABLE stage_${id} AS
+        SELECT *, row_number() OVER () AS _row_number
+        FROM read_csv(${src}, header = true, all_varchar = true, store_rejects = true,
+                      rejects_table = 'csv_rejects_${id}', rejects_scan = 'csv_scan_${id}')`);
+      await lab.catalog.run(`CREATE TEMP TABLE rejects_${id} AS
+        SELECT line::BIGINT AS line, csv_line AS raw, error_message AS error FROM temp.main.csv_rejects_${id}`);
+      await lab.catalog.run(`DROP TABLE IF EXISTS temp.main.csv_rejects_${id}; DROP TABLE IF EXISTS temp.main.csv_scan_${id}`);
+    } else if (format === "jsonl") {
+      // Read each line as text first, so a line that does not parse is kept with its number rather than aborting the load.
+      const lines = `temp.main.lines_${id}`;
+      await lab.catalog.run(`CREATE TEMP TABLE lines_${id} AS
+        SELECT row_number() OVER () AS line, text AS raw, json_valid(text) AS ok
+        FROM read_csv(${src}, columns = {'text': 'VARCHAR'}, header = false, delim = E'\\x01',
+                      quote = '', escape = '', auto_detect = false, strict_mode = false)
+        WHERE text IS NOT NULL AND trim(text) <> ''`);
+      await lab.catalog.run(`UPDATE ${lines} SET ok = false WHERE ok AND json_type(raw) <> 'OBJECT'`);
+      const keys = (await lab.sql(`SELECT DISTINCT unnest(json_keys(raw)) AS k FROM ${lines} WHERE ok ORDER BY k`)).column("k") as string[];
+      const reserved = keys.filter((k) => (METADATA as readonly string[]).includes(k));
+      if (reserved.length) throw reservedColumns(original, reserved);
+      const cols = keys.map((k) => `json_extract_string(raw, ${literal("$." + jsonPathKey(k))}) AS ${ident(k)}`);
+      await lab.catalog.run(`CREATE TEMP TABLE stage_${id} AS
+        SELECT ${cols.length ? cols.join(", ") + "," : ""} line AS _row_number FROM ${lines} WHERE ok`);
+      await lab.catalog.run(`CREATE TEMP TABLE rejects_${id} AS
+        SELECT line, raw, CASE WHEN json_valid(raw) THEN 'valid JSON but not an object' ELSE 'line is not valid JSON' END AS error
+        FROM ${lines} WHERE NOT ok`);
+      await lab.catalog.run(`DROP TABLE ${lines}`);
+    } else {
+      await lab.catalog.run(`CREATE TEMP TABLE stage_${id} AS
+        SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS _row_number FROM read_parquet(${src}, file_row_number = true)`);
+      await lab.catalog.run(`CREATE TEMP TABLE rejects_${id} (line BIGINT, raw VARCHAR, error VARCHAR)`);
+    }
+  } catch (e) {
+    if (e instanceof IngestError) throw e;
+    throw new IngestError(`Could not read ${original} as ${format.toUpperCase()}: ${messageOf(e instanceof CatalogError && e.cause ? e.cause : e)}`, {
+      fix: format === "csv"
+        ? "Check that the file is a CSV with a header row (open it in a text editor); or pass the right format."
+        : format === "parquet" ? "Check that the file is a complete Parquet file (a truncated upload cannot be read)." : "Check that the file has one JSON object per line.",
+      context: { file: original, format },
+      cause: e,
+    });
+  }
+  const columns = (await lab.sql(`SELECT column_name AS name, data_type AS type FROM duckdb_columns()
+      WHERE database_name = 'temp' AND table_name = ? ORDER BY column_index`, [`stage_${id}`])).rows() as { name: string; type: string }[];
+  const reserved = columns.map((c) => c.name).filter((n) => n !== "_row_number" && (METADATA as readonly string[]).includes(n));
+  if (reserved.length) throw reservedColumns(original, reserved);
+  return { view, rejects, columns };
+}
+
+function reservedColumns(file: string, names: string[]): IngestError {
+  return new IngestError(`${file} has column(s) ${names.join(", ")}, which bronze reserves for ingestion metadata.`, {
+    fix: "Rename those columns in the source before ingesting.",
+    context: { file, column: names.join(", ") },
+  });
+}
+
+// Keys with dots or quotes must be quoted inside a JSON path.
+function jsonPathKey(k: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(k) ? k : `"${k.replaceAll('"', '\\"')}"`;
+}
+
+/** Create bronze.<table> from the staged columns, or add the columns it lacks (schema evolution). */
+async function createOrEvolve(lab: Lab, table: string, staged: { name: string; type: string }[]): Promise<string[]> {
+  const full = `bronze.${table}`;
+  const metaTypes = "_ingested_at TIMESTAMPTZ, _source_file VARCHAR, _batch_id VARCHAR";
+  if (!(await lab.catalog.tableExists(full))) {
+    const cols = staged.map((c) => `${ident(c.name)} ${c.type}`).join(", ");
+    await lab.catalog.run(`CREATE TABLE bronze.${ident(table)} (${cols}, ${metaTypes})`);
+    return [];
+  }
+  const existing = new Set((await lab.catalog.columns(full)).map((c) => c.name));
+  const added: string[] = [];
+  for (const c of staged) {
+    if (!existing.has(c.name)) {
+      await lab.catalog.run(`ALTER TABLE bronze.${ident(table)} ADD COLUMN ${ident(c.name)} ${c.type}`);
+      added.push(c.name);
+    }
+  }
+  return added;
+}

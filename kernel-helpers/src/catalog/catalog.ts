@@ -1,0 +1,209 @@
+import { mkdirSync } from "node:fs";
+import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from "@duckdb/node-api";
+import { CatalogError, ConfigError, messageOf } from "../errors.js";
+import { LAYERS, type LabSettings } from "../config/settings.js";
+import { QueryResult } from "./result.js";
+import { ident, literal, parseTableName, qualified } from "./sql.js";
+
+/** The name the DuckLake catalog is attached under; SQL in notebooks can say `lake.silver.orders`. */
+export const LAKE = "lake";
+
+export interface Snapshot {
+  readonly snapshotId: number;
+  readonly time: string;
+  readonly changes: Record<string, string[]>;
+  readonly message: string | null;
+}
+
+export interface TableInfo {
+  readonly layer: string;
+  readonly table: string;
+  readonly rows: number;
+  readonly comment: string | null;
+}
+
+/**
+ * The lakehouse catalog: one DuckDB engine with a DuckLake catalog attached,
+ * one schema per medallion layer (bronze, silver, gold).
+ */
+export class Catalog {
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    private readonly connection: DuckDBConnection,
+    readonly description: string,
+  ) {}
+
+  static async open(settings: LabSettings): Promise<Catalog> {
+    if (settings.catalog.kind !== "duckdb-file") {
+      throw new ConfigError(`The DuckLake catalog in PostgreSQL (${"DATAFLOW_CATALOG_URL"}) is not supported yet.`, {
+        fix: "Unset DATAFLOW_CATALOG_URL to use the embedded catalog; services mode arrives with the real-services issue.",
+      });
+    }
+    const options: Record<string, string> = {};
+    if (settings.extensionDirectory) options["extension_directory"] = settings.extensionDirectory;
+    const instance = await DuckDBInstance.create(":memory:", options);
+    const connection = await instance.connect();
+    const catalog = new Catalog(instance, connection, settings.catalog.path);
+    try {
+      await catalog.loadExtension("ducklake", settings);
+      mkdirSync(settings.home, { recursive: true });
+      // DATA_PATH is the lab folder, so DuckLake's default schema path puts bronze tables in bronze/, silver in silver/…
+      await connection.run(
+        `ATTACH ${literal(`ducklake:${settings.catalog.path}`)} AS ${LAKE} (DATA_PATH ${literal(settings.home + "/")})`,
+      );
+    } catch (e) {
+      instance.closeSync();
+      if (e instanceof CatalogError) throw e;
+      const msg = messageOf(e);
+      throw new CatalogError(`Could not open the DuckLake catalog ${settings.catalog.path}: ${msg}`, {
+        fix: /lock/i.test(msg)
+          ? "Another kernel holds this catalog open. Shut down the other notebook's kernel (Kernel → Shut Down Kernel), or set DATAFLOW_LAB_HOME to a separate lab folder."
+          : "Check that the lab folder is writable, or set DATAFLOW_LAB_HOME to a fresh folder.",
+        context: { catalog: settings.catalog.path },
+        cause: e,
+      });
+    }
+    await connection.run(`USE ${LAKE}`);
+    for (const layer of LAYERS) await connection.run(`CREATE SCHEMA IF NOT EXISTS ${ident(layer)}`);
+    return catalog;
+  }
+
+  private async loadExtension(name: string, settings: LabSettings): Promise<void> {
+    try {
+      await this.connection.run(`LOAD ${name}`);
+      return;
+    } catch (first) {
+      // Online, DuckDB can fetch the extension itself; offline this fails fast and we explain the set-up step.
+      try {
+        await this.connection.run(`INSTALL ${name}; LOAD ${name}`);
+      } catch {
+        throw new CatalogError(`DuckDB could not load its "${name}" extension: ${messageOf(first)}`, {
+          fix: "Run `npm run setup` (it installs the pinned extension binaries from PyPI into .lab-env/duckdb-extensions), or set DATAFLOW_DUCKDB_EXTENSIONS to a folder that holds them.",
+          context: { extension: name, extensionDirectory: settings.extensionDirectory ?? "~/.duckdb/extensions" },
+          cause: first,
+        });
+      }
+    }
+  }
+
+  /** Run SQL and read the whole result. Parameters bind to `?` or `$name`. */
+  async query(sql: string, params?: DuckDBValue[] | Record<string, DuckDBValue>): Promise<QueryResult> {
+    try {
+      return new QueryResult(await this.connection.runAndReadAll(sql, params));
+    } catch (e) {
+      throw wrapSqlError(e, sql);
+    }
+  }
+
+  /** Run SQL for its effect (DDL, INSERT…) and return the number of rows changed, when DuckDB reports one. */
+  async run(sql: string, params?: DuckDBValue[] | Record<string, DuckDBValue>): Promise<number> {
+    try {
+      const result = await this.connection.run(sql, params);
+      return Number(result.rowsChanged);
+    } catch (e) {
+      throw wrapSqlError(e, sql);
+    }
+  }
+
+  /**
+   * Run `work` in one DuckLake transaction: every table it writes commits together, or none does.
+   * This is what makes re-runs safe: a failed step leaves nothing half-written.
+   */
+  async transaction<T>(work: () => Promise<T>): Promise<T> {
+    await this.run("BEGIN TRANSACTION");
+    try {
+      const out = await work();
+      await this.run("COMMIT");
+      return out;
+    } catch (e) {
+      await this.connection.run("ROLLBACK").catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** The first rows of a table, with its total row count for the display. */
+  async preview(table: string, limit = 10): Promise<QueryResult> {
+    const t = qualified(parseTableName(table));
+    const total = (await this.query(`SELECT count(*) FROM ${t}`)).number();
+    const reader = await this.connection.runAndReadAll(`SELECT * FROM ${t} LIMIT ${Math.max(0, Math.floor(limit))}`);
+    return new QueryResult(reader, total);
+  }
+
+  async tableExists(table: string): Promise<boolean> {
+    const { schema, table: name } = parseTableName(table);
+    const r = await this.query(
+      "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? AND table_name = ?",
+      [LAKE, schema, name],
+    );
+    return r.number() > 0;
+  }
+
+  /** Column names and types of a table, in order. */
+  async columns(table: string): Promise<{ name: string; type: string }[]> {
+    const { schema, table: name } = parseTableName(table);
+    const r = await this.query(
+      "SELECT column_name AS name, data_type AS type FROM duckdb_columns() WHERE database_name = ? AND schema_name = ? AND table_name = ? ORDER BY column_index",
+      [LAKE, schema, name],
+    );
+    return r.rows() as { name: string; type: string }[];
+  }
+
+  /** Every table of the lake with its layer and row count. */
+  async tables(): Promise<TableInfo[]> {
+    const r = await this.query(
+      `SELECT schema_name AS layer, table_name AS "table", estimated_size AS rows, comment
+         FROM duckdb_tables() WHERE database_name = ? ORDER BY schema_name, table_name`,
+      [LAKE],
+    );
+    return r.rows() as unknown as TableInfo[];
+  }
+
+  /** The lake's snapshots, oldest first: every commit is one. */
+  async snapshots(): Promise<Snapshot[]> {
+    const r = await this.query(
+      `SELECT snapshot_id, snapshot_time::VARCHAR AS time, changes, commit_message FROM ducklake_snapshots(${literal(LAKE)}) ORDER BY snapshot_id`,
+    );
+    return r.rows().map((row) => ({
+      snapshotId: Number(row["snapshot_id"]),
+      time: String(row["time"]),
+      changes: Object.fromEntries(
+        ((row["changes"] as { key: string; value: string[] }[] | null) ?? []).map((kv) => [kv.key, kv.value]),
+      ),
+      message: (row["commit_message"] as string | null) ?? null,
+    }));
+  }
+
+  /** The current snapshot id: the newest commit. */
+  async currentSnapshot(): Promise<number> {
+    return (await this.query(`SELECT max(snapshot_id) FROM ducklake_snapshots(${literal(LAKE)})`)).number();
+  }
+
+  /** A table as it was at a snapshot (time travel). */
+  async readAsOf(table: string, snapshotId: number, limit = 1000): Promise<QueryResult> {
+    const t = qualified(parseTableName(table));
+    if (!Number.isInteger(snapshotId) || snapshotId < 0) {
+      throw new CatalogError(`Snapshot id must be a non-negative integer, got ${snapshotId}.`, {
+        fix: "List the snapshots with lab.catalog.snapshots() and pick a snapshotId from there.",
+      });
+    }
+    return this.query(`SELECT * FROM ${t} AT (VERSION => ${snapshotId}) LIMIT ${limit}`);
+  }
+
+  /** Close the engine. A later openLab() opens a new one. */
+  close(): void {
+    try {
+      this.connection.closeSync();
+    } finally {
+      this.instance.closeSync();
+    }
+  }
+}
+
+function wrapSqlError(e: unknown, sql: string): CatalogError {
+  const msg = messageOf(e);
+  const first = sql.trim().split("\n")[0]!.slice(0, 160);
+  const fix = /does not exist/i.test(msg)
+    ? "Check the name; lab.catalog.tables() lists what exists. Run the earlier notebook that creates it first."
+    : "Read DuckDB's message above; the statement that failed is quoted.";
+  return new CatalogError(`SQL failed: ${msg}\n  in: ${first}`, { fix, cause: e });
+}

@@ -1,0 +1,126 @@
+import { existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/**
+ * Which backend each component uses. Read from the environment at use time
+ * (not at import), so a cell that sets `process.env.X` before `openLab()` is honoured.
+ */
+export type StorageSettings =
+  | { readonly kind: "local"; readonly root: string }
+  | { readonly kind: "s3"; readonly endpoint: string; readonly region: string };
+export type CatalogSettings =
+  | { readonly kind: "duckdb-file"; readonly path: string }
+  | { readonly kind: "postgres"; readonly url: string };
+export type StreamSettings =
+  | { readonly kind: "landing-folder"; readonly path: string }
+  | { readonly kind: "kafka"; readonly bootstrapServers: string };
+export type TrackingSettings =
+  | { readonly kind: "mlflow-file-store"; readonly path: string }
+  | { readonly kind: "mlflow-server"; readonly uri: string };
+
+export interface LabSettings {
+  /** The lab folder: embedded buckets, catalog and landing folder live under it. */
+  readonly home: string;
+  readonly storage: StorageSettings;
+  readonly catalog: CatalogSettings;
+  readonly stream: StreamSettings;
+  readonly tracking: TrackingSettings;
+  /** Where DuckDB looks for extension binaries (see kernel-helpers/duckdb-pin.json). */
+  readonly extensionDirectory: string | undefined;
+}
+
+/** The variables the lab reads. The standard names are the ones the AWS SDK, Kafka and MLflow tools use. */
+export const ENV = {
+  home: "DATAFLOW_LAB_HOME",
+  catalog: "DATAFLOW_CATALOG_URL",
+  extensions: "DATAFLOW_DUCKDB_EXTENSIONS",
+  s3Endpoint: "AWS_ENDPOINT_URL_S3",
+  endpoint: "AWS_ENDPOINT_URL",
+  region: "AWS_REGION",
+  kafka: "KAFKA_BOOTSTRAP_SERVERS",
+  mlflow: "MLFLOW_TRACKING_URI",
+} as const;
+
+/** The embedded buckets: one folder each under the lab home. */
+export const BUCKETS = ["bronze", "silver", "gold", "mlflow"] as const;
+export type Bucket = (typeof BUCKETS)[number];
+export const LAYERS = ["bronze", "silver", "gold"] as const;
+export type Layer = (typeof LAYERS)[number];
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export function resolveSettings(env: Env = process.env, cwd: string = process.cwd()): LabSettings {
+  const home = resolve(nonEmpty(env[ENV.home]) ?? defaultHome(cwd));
+  const endpoint = nonEmpty(env[ENV.s3Endpoint]) ?? nonEmpty(env[ENV.endpoint]);
+  const catalogUrl = nonEmpty(env[ENV.catalog]);
+  const kafka = nonEmpty(env[ENV.kafka]);
+  const mlflow = nonEmpty(env[ENV.mlflow]);
+  return {
+    home,
+    storage: endpoint
+      ? { kind: "s3", endpoint, region: nonEmpty(env[ENV.region]) ?? "us-east-1" }
+      : { kind: "local", root: home },
+    catalog: catalogUrl ? { kind: "postgres", url: catalogUrl } : { kind: "duckdb-file", path: join(home, "catalog.ducklake") },
+    stream: kafka ? { kind: "kafka", bootstrapServers: kafka } : { kind: "landing-folder", path: join(home, "landing") },
+    // MLflow also accepts a local path or file: URI as tracking URI; only http(s) means a server.
+    tracking:
+      mlflow && /^https?:\/\//.test(mlflow)
+        ? { kind: "mlflow-server", uri: mlflow }
+        : { kind: "mlflow-file-store", path: mlflow ? mlflow.replace(/^file:(\/\/)?/, "") : join(home, "mlflow") },
+    extensionDirectory: nonEmpty(env[ENV.extensions]) ?? projectExtensionDirectory(cwd),
+  };
+}
+
+/** One line per component, as printed when the lab opens. */
+export function describeSettings(s: LabSettings): string[] {
+  const storage = s.storage.kind === "local" ? `embedded folders ${s.storage.root}/{${BUCKETS.join(",")}}` : `S3 at ${s.storage.endpoint}`;
+  const catalog = s.catalog.kind === "duckdb-file" ? `DuckLake in a DuckDB file ${s.catalog.path}` : `DuckLake in PostgreSQL ${redact(s.catalog.url)}`;
+  const stream = s.stream.kind === "landing-folder" ? `JSON-lines landing folder ${s.stream.path}` : `Kafka at ${s.stream.bootstrapServers}`;
+  const tracking = s.tracking.kind === "mlflow-file-store" ? `MLflow file store ${s.tracking.path}` : `MLflow server at ${s.tracking.uri}`;
+  return [`storage   ${storage}`, `catalog   ${catalog}`, `stream    ${stream}`, `tracking  ${tracking}`];
+}
+
+/** Hide a password in a connection string before printing it. */
+export function redact(url: string): string {
+  return url.replace(/(password=)[^\s]+/gi, "$1***").replace(/(\/\/[^:/@]+:)[^@]+@/, "$1***@");
+}
+
+function nonEmpty(v: string | undefined): string | undefined {
+  return v === undefined || v.trim() === "" ? undefined : v.trim();
+}
+
+/** The repository root, when running inside a DataFlow Lab checkout (cwd or this package's own location). */
+export function findProjectRoot(cwd: string = process.cwd()): string | undefined {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const start of [cwd, here]) {
+    for (let dir = resolve(start); ; dir = dirname(dir)) {
+      const pkg = join(dir, "package.json");
+      if (existsSync(pkg) && readPackageName(pkg) === "dataflow-lab") return dir;
+      if (dirname(dir) === dir) break;
+    }
+  }
+  return undefined;
+}
+
+function readPackageName(path: string): string | undefined {
+  try {
+    return (JSON.parse(readFileSync(path, "utf8")) as { name?: string }).name;
+  } catch {
+    return undefined;
+  }
+}
+
+// In a checkout the lab lives in the repo's ignored lab/ folder; elsewhere (a JupyterHub home) in ~/dataflow-lab.
+function defaultHome(cwd: string): string {
+  const root = findProjectRoot(cwd);
+  return root ? join(root, "lab") : join(homedir(), "dataflow-lab");
+}
+
+// scripts/install-duckdb-extensions.sh puts the pinned binaries here; without it DuckDB uses ~/.duckdb/extensions.
+function projectExtensionDirectory(cwd: string): string | undefined {
+  const root = findProjectRoot(cwd);
+  const dir = root ? join(root, ".lab-env", "duckdb-extensions") : undefined;
+  return dir && existsSync(dir) ? dir : undefined;
+}

@@ -1,0 +1,55 @@
+import * as arrow from "apache-arrow";
+import * as vega from "vega";
+import { compile, type TopLevelSpec } from "vega-lite";
+import { QueryResult, toJsonValue, type JsonValue } from "../catalog/result.js";
+import { displayBundle } from "./kernel.js";
+
+/** JupyterLab 4 renders this MIME type interactively; nbconvert's HTML falls back to the SVG. */
+export const VEGALITE_MIME = "application/vnd.vegalite.v5+json";
+
+export type ChartData = QueryResult | arrow.Table | readonly Record<string, unknown>[];
+
+export interface RenderedChart {
+  readonly svg: string;
+  /** The vega-lite spec with the data inlined: a JSON object, as JupyterLab's renderer wants. */
+  readonly spec: Record<string, unknown>;
+}
+
+function values(data: ChartData): Record<string, JsonValue>[] {
+  if (data instanceof QueryResult) return data.rows();
+  if (data instanceof arrow.Table) {
+    return data.toArray().map((row) => {
+      const out: Record<string, JsonValue> = {};
+      for (const [k, v] of Object.entries(row.toJSON() as Record<string, unknown>)) out[k] = toJsonValue(v);
+      return out;
+    });
+  }
+  return data.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, toJsonValue(v)])));
+}
+
+/** Compile a vega-lite spec (data inlined from `data` when given) and render it to SVG in the kernel. */
+export async function renderChart(spec: Record<string, unknown>, data?: ChartData): Promise<RenderedChart> {
+  const full: Record<string, unknown> = {
+    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+    ...(data ? { data: { values: values(data) } } : {}),
+    ...spec,
+  };
+  const { spec: vegaSpec } = compile(full as unknown as TopLevelSpec);
+  const view = new vega.View(vega.parse(vegaSpec), { renderer: "none" });
+  try {
+    const svg = await view.toSVG();
+    return { svg, spec: full };
+  } finally {
+    view.finalize();
+  }
+}
+
+/** Render and show a chart: one output with the static SVG and the interactive spec. */
+export async function showChart(spec: Record<string, unknown>, data?: ChartData): Promise<RenderedChart> {
+  const chart = await renderChart(spec, data);
+  const title = typeof spec["title"] === "string" ? spec["title"] : "chart";
+  if (!displayBundle({ "image/svg+xml": chart.svg, [VEGALITE_MIME]: chart.spec, "text/plain": `[vega-lite chart: ${title}]` })) {
+    console.log(`[vega-lite chart: ${title}, ${chart.svg.length} bytes of SVG]`);
+  }
+  return chart;
+}

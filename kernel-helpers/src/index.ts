@@ -1,0 +1,18 @@
+/**
+ * @dataflow-lab/kernel-helpers — what the DataFlow Lab notebooks import.
+ * The public surface is listed here explicitly; everything else is internal.
+ */
+export { openLab, Lab, type OpenLabOptions } from "./lab.js";
+export { resolveSettings, describeSettings, ENV, BUCKETS, LAYERS, type LabSettings, type Bucket, type Layer } from "./config/settings.js";
+export { Catalog, LAKE, type Snapshot, type TableInfo } from "./catalog/catalog.js";
+export { QueryResult, type ColumnInfo, type JsonValue } from "./catalog/result.js";
+export { LocalStorage, type ObjectInfo } from "./storage/local-storage.js";
+export { ingestFile, describeIngest, INGESTION_LOG, REJECTED_RECORDS, type IngestOptions, type IngestReport, type SourceFormat } from "./bronze/ingest.js";
+export { notNull, range, acceptedValues, unique, email, foreignKey, ruleName, type Rule } from "./quality/rules.js";
+export { refine, describeQuality, QUARANTINE, QUALITY_RUNS, type RefineSpec, type ColumnSpec, type QualityReport } from "./quality/refine.js";
+export { buildGoldTable, describeGold, type GoldReport } from "./gold/gold.js";
+export { check, checkEqual, checkClose } from "./checks/checks.js";
+export { showTable, renderTable, renderText, type TableOptions, type Tabular } from "./display/table.js";
+export { showChart, renderChart, VEGALITE_MIME, type RenderedChart, type ChartData } from "./display/chart.js";
+export { progress, formatBar, type Progress } from "./display/progress.js";
+export { LabError, ConfigError, CatalogError, StorageError, IngestError, QualityError, CheckFailedError } from "./errors.js";
