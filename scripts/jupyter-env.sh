@@ -27,6 +27,16 @@ ORIGIN="$VENV/.lab-env-origin"
 TSLAB_BIN="$REPO_ROOT/node_modules/tslab/bin/tslab"
 KERNEL_DIR="$VENV/share/jupyter/kernels/tslab"
 
+# Jupyter's per-user dirs (config, data, runtime) and IPython's dir live inside .lab-env, so neither
+# this script nor lab.sh / run_notebooks.py (which use the same defaults) read or write ~/.jupyter,
+# ~/.local/share/jupyter or ~/.ipython. (`jupyter kernelspec list` alone would create the last two.)
+export JUPYTER_CONFIG_DIR="${JUPYTER_CONFIG_DIR:-$LAB_ENV/jupyter/config}"
+export JUPYTER_DATA_DIR="${JUPYTER_DATA_DIR:-$LAB_ENV/jupyter/data}"
+export JUPYTER_RUNTIME_DIR="${JUPYTER_RUNTIME_DIR:-$LAB_ENV/jupyter/runtime}"
+export IPYTHONDIR="${IPYTHONDIR:-$LAB_ENV/ipython}"
+# The venv's share/jupyter (with the tslab kernelspec) wins over the per-user data dir.
+export JUPYTER_PREFER_ENV_PATH=1
+
 say() { printf 'jupyter-env: %s\n' "$*"; }
 die() { printf 'jupyter-env: ERROR: %s\n' "$*" >&2; exit 1; }
 
@@ -111,9 +121,9 @@ if [[ "$(cat "$KERNEL_DIR/kernel.json" 2>/dev/null || true)" != "$want_spec" ]];
 fi
 
 # --- 4. verify ----------------------------------------------------------------------------------
-# JUPYTER_PREFER_ENV_PATH=1 is what lab.sh and run_notebooks.py use too: the venv's share/jupyter
-# wins over ~/.local/share/jupyter. A JUPYTER_PATH that shadows tslab is caught here.
-JUPYTER_PREFER_ENV_PATH=1 "$VENV/bin/jupyter" kernelspec list --json >"$LAB_ENV/.kernelspecs.json" ||
+# Same environment as lab.sh and run_notebooks.py (see the exports above). A JUPYTER_PATH that
+# shadows tslab is caught here.
+"$VENV/bin/jupyter" kernelspec list --json >"$LAB_ENV/.kernelspecs.json" ||
   die "'$VENV/bin/jupyter kernelspec list --json' failed"
 "$VENV/bin/python" - "$LAB_ENV/.kernelspecs.json" "$VENV" "$TSLAB_BIN" <<'PY' || exit 1
 import json, os, sys

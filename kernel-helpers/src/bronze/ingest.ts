@@ -170,13 +170,14 @@ async function stage(lab: Lab, uri: string, format: SourceFormat, original: stri
   const src = literal(uri);
   try {
     if (format === "csv") {
-      // store_rejects keeps malformed lines (wrong column count, bad quoting) instead of failing the whole file.
+      // store_rejects keeps malformed lines (one reject row per bad field, hence the GROUP BY line) (wrong column count, bad quoting) instead of failing the whole file.
       await lab.catalog.run(`CREATE TEMP TABLE stage_${id} AS
         SELECT *, row_number() OVER () AS _row_number
         FROM read_csv(${src}, header = true, all_varchar = true, store_rejects = true,
                       rejects_table = 'csv_rejects_${id}', rejects_scan = 'csv_scan_${id}')`);
       await lab.catalog.run(`CREATE TEMP TABLE rejects_${id} AS
-        SELECT line::BIGINT AS line, csv_line AS raw, error_message AS error FROM temp.main.csv_rejects_${id}`);
+        SELECT line::BIGINT AS line, any_value(csv_line) AS raw, string_agg(DISTINCT error_type, '; ') AS error
+        FROM temp.main.csv_rejects_${id} GROUP BY line`);
       await lab.catalog.run(`DROP TABLE IF EXISTS temp.main.csv_rejects_${id}; DROP TABLE IF EXISTS temp.main.csv_scan_${id}`);
     } else if (format === "jsonl") {
       // Read each line as text first, so a line that does not parse is kept with its number rather than aborting the load.

@@ -3,6 +3,7 @@ import * as vega from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
 import { QueryResult, toJsonValue, type JsonValue } from "../catalog/result.js";
 import { displayBundle } from "./kernel.js";
+import { LabError, messageOf } from "../errors.js";
 
 /** JupyterLab 4 renders this MIME type interactively; nbconvert's HTML falls back to the SVG. */
 export const VEGALITE_MIME = "application/vnd.vegalite.v5+json";
@@ -34,7 +35,16 @@ export async function renderChart(spec: Record<string, unknown>, data?: ChartDat
     ...(data ? { data: { values: values(data) } } : {}),
     ...spec,
   };
-  const { spec: vegaSpec } = compile(full as unknown as TopLevelSpec);
+  let vegaSpec: vega.Spec;
+  try {
+    // vega tags every datum it ingests; compile a copy so the returned spec stays plain JSON.
+    vegaSpec = compile(structuredClone(full) as unknown as TopLevelSpec).spec;
+  } catch (e) {
+    throw new LabError(`The chart spec could not be compiled by vega-lite (${messageOf(e)}); spec: ${JSON.stringify(spec).slice(0, 200)}`, {
+      fix: "Check mark and encoding against the vega-lite documentation; field names must be columns of the data.",
+      cause: e,
+    });
+  }
   const view = new vega.View(vega.parse(vegaSpec), { renderer: "none" });
   try {
     const svg = await view.toSVG();

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Start JupyterLab from the project-local venv (npm run lab).
+#
+#   bash scripts/lab.sh [extra jupyter-lab arguments, e.g. --no-browser]
+#   LAB_PORT=8899 npm run lab
+#
+# Runs scripts/jupyter-env.sh first (quiet no-op when the venv and the tslab kernel are in place),
+# then serves <repo>/notebooks on 127.0.0.1:${LAB_PORT:-8888} with the venv's jupyter, so only the
+# venv's kernels (tslab -> node_modules/tslab/bin/tslab) are used. Arguments are passed through.
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
+VENV="$REPO_ROOT/.lab-env/venv"
+
+bash "$SCRIPT_DIR/jupyter-env.sh"
+
+mkdir -p "$REPO_ROOT/notebooks"
+# Project-local Jupyter dirs (same defaults as jupyter-env.sh and run_notebooks.py): Lab settings and
+# workspaces go to .lab-env/jupyter/config, and nothing is read from ~/.jupyter or ~/.local/share/jupyter.
+export JUPYTER_CONFIG_DIR="${JUPYTER_CONFIG_DIR:-$REPO_ROOT/.lab-env/jupyter/config}"
+export JUPYTER_DATA_DIR="${JUPYTER_DATA_DIR:-$REPO_ROOT/.lab-env/jupyter/data}"
+export JUPYTER_RUNTIME_DIR="${JUPYTER_RUNTIME_DIR:-$REPO_ROOT/.lab-env/jupyter/runtime}"
+export IPYTHONDIR="${IPYTHONDIR:-$REPO_ROOT/.lab-env/ipython}"
+# The venv's share/jupyter (and its tslab kernelspec) wins over the per-user data dir.
+export JUPYTER_PREFER_ENV_PATH=1
+exec "$VENV/bin/jupyter" lab \
+  --ServerApp.ip=127.0.0.1 \
+  --ServerApp.port="${LAB_PORT:-8888}" \
+  --ServerApp.root_dir="$REPO_ROOT/notebooks" \
+  "$@"

@@ -1,0 +1,49 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { describeSettings, resolveSettings } from "../../../kernel-helpers/src/index.js";
+import { redact } from "../../../kernel-helpers/src/config/settings.js";
+
+test("with no variables set, every component is embedded under the lab home", () => {
+  const s = resolveSettings({ DATAFLOW_LAB_HOME: "/tmp/lab-x" });
+  assert.equal(s.home, "/tmp/lab-x");
+  assert.deepEqual(s.storage, { kind: "local", root: "/tmp/lab-x" });
+  assert.deepEqual(s.catalog, { kind: "duckdb-file", path: "/tmp/lab-x/catalog.ducklake" });
+  assert.deepEqual(s.stream, { kind: "landing-folder", path: "/tmp/lab-x/landing" });
+  assert.deepEqual(s.tracking, { kind: "mlflow-file-store", path: "/tmp/lab-x/mlflow" });
+});
+
+test("standard variables select the services, per component", () => {
+  const s = resolveSettings({
+    DATAFLOW_LAB_HOME: "/tmp/lab-x",
+    AWS_ENDPOINT_URL: "http://127.0.0.1:9000",
+    AWS_ENDPOINT_URL_S3: "http://127.0.0.1:9100",
+    KAFKA_BOOTSTRAP_SERVERS: "127.0.0.1:9092",
+  });
+  assert.deepEqual(s.storage, { kind: "s3", endpoint: "http://127.0.0.1:9100", region: "us-east-1" }, "the S3-specific endpoint wins");
+  assert.deepEqual(s.stream, { kind: "kafka", bootstrapServers: "127.0.0.1:9092" });
+  assert.equal(s.catalog.kind, "duckdb-file", "components without a variable stay embedded");
+  assert.equal(s.tracking.kind, "mlflow-file-store");
+});
+
+test("an MLflow URI is a server only when it is http(s); a file: URI is the file store", () => {
+  assert.deepEqual(resolveSettings({ MLFLOW_TRACKING_URI: "http://127.0.0.1:5000" }).tracking, { kind: "mlflow-server", uri: "http://127.0.0.1:5000" });
+  assert.deepEqual(resolveSettings({ MLFLOW_TRACKING_URI: "file:///data/mlruns" }).tracking, { kind: "mlflow-file-store", path: "/data/mlruns" });
+});
+
+test("blank variables count as unset", () => {
+  const s = resolveSettings({ DATAFLOW_LAB_HOME: "/tmp/lab-x", AWS_ENDPOINT_URL: "  ", KAFKA_BOOTSTRAP_SERVERS: "" });
+  assert.equal(s.storage.kind, "local");
+  assert.equal(s.stream.kind, "landing-folder");
+});
+
+test("inside a checkout the default home is the repository's lab/ folder", () => {
+  const s = resolveSettings({}, process.cwd());
+  assert.match(s.home, /\/lab$/);
+});
+
+test("one line per component, and passwords never printed", () => {
+  const lines = describeSettings(resolveSettings({ DATAFLOW_LAB_HOME: "/tmp/l", DATAFLOW_CATALOG_URL: "postgres:dbname=lake password=hunter2 host=x" }));
+  assert.equal(lines.length, 4);
+  assert.ok(lines.every((l) => !l.includes("hunter2")), lines.join("\n"));
+  assert.equal(redact("postgres://u:secret@host/db"), "postgres://u:***@host/db");
+});
