@@ -90,7 +90,9 @@ fi
 # --- 2. requirements ----------------------------------------------------------------------------
 req_files=("$REQUIREMENTS")
 [[ -f "$CONSTRAINTS" ]] && req_files+=("$CONSTRAINTS")
-want_hash="$(cat "${req_files[@]}" | sha256sum | cut -d' ' -f1)"
+if command -v sha256sum >/dev/null 2>&1; then sha256() { sha256sum | cut -d' ' -f1; }
+else sha256() { shasum -a 256 | cut -d' ' -f1; }; fi  # macOS
+want_hash="$(cat "${req_files[@]}" | sha256)"
 have_hash="$(cat "$STAMP" 2>/dev/null || true)"
 if [[ "$want_hash" != "$have_hash" ]]; then
   pip_args=(install --disable-pip-version-check --no-input --quiet -r "$REQUIREMENTS")
@@ -120,7 +122,16 @@ if [[ "$(cat "$KERNEL_DIR/kernel.json" 2>/dev/null || true)" != "$want_spec" ]];
   say "registered kernel tslab -> $TSLAB_BIN (in $KERNEL_DIR)"
 fi
 
-# --- 4. verify ----------------------------------------------------------------------------------
+# --- 4. node: the venv is CommonJS land ---------------------------------------------------------
+# JupyterLab runs node on the bundled yarn.js (jupyter_builder) inside the venv; without this file
+# node would take the repo's package.json ("type": "module") for it and fail with
+# 'Dynamic require of "util" is not supported'.
+if [[ "$(cat "$VENV/package.json" 2>/dev/null || true)" != '{ "type": "commonjs" }' ]]; then
+  printf '%s\n' '{ "type": "commonjs" }' >"$VENV/package.json"
+  say "wrote $VENV/package.json (CommonJS scope for the node scripts JupyterLab ships)"
+fi
+
+# --- 5. verify ----------------------------------------------------------------------------------
 # Same environment as lab.sh and run_notebooks.py (see the exports above). A JUPYTER_PATH that
 # shadows tslab is caught here.
 "$VENV/bin/jupyter" kernelspec list --json >"$LAB_ENV/.kernelspecs.json" ||

@@ -24,8 +24,13 @@ export JUPYTER_RUNTIME_DIR="${JUPYTER_RUNTIME_DIR:-$REPO_ROOT/.lab-env/jupyter/r
 export IPYTHONDIR="${IPYTHONDIR:-$REPO_ROOT/.lab-env/ipython}"
 # The venv's share/jupyter (and its tslab kernelspec) wins over the per-user data dir.
 export JUPYTER_PREFER_ENV_PATH=1
-exec "$VENV/bin/jupyter" lab \
+extra=()
+# Jupyter refuses to start as root without this (root is the norm in containers and on the lab machines);
+# the server only listens on 127.0.0.1.
+[[ "$(id -u)" == 0 ]] && extra+=(--allow-root)
+exec "$VENV/bin/jupyter" lab ${extra[@]+"${extra[@]}"} \
   --ServerApp.ip=127.0.0.1 \
   --ServerApp.port="${LAB_PORT:-8888}" \
   --ServerApp.root_dir="$REPO_ROOT/notebooks" \
+  --MappingKernelManager.default_kernel_name=tslab \
   "$@"

@@ -112,7 +112,7 @@ class TslabClient(NotebookClient):
     Such messages are appended to the cell they belong to, and make it fail when they are stderr.
     """
 
-    settle = 1.0
+    settle = 0.5
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -287,8 +287,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True, type=Path, help="directory for executed .ipynb, .html and summary.json")
     ap.add_argument("--timeout", type=int, default=600, help="per-cell timeout in seconds (default 600)")
     ap.add_argument("--startup-timeout", type=int, default=60, help="kernel start timeout in seconds (default 60)")
-    ap.add_argument("--settle", type=float, default=1.0,
-                    help="seconds to wait after the last cell for late async errors (default 1.0)")
+    ap.add_argument("--settle", type=float, default=0.5,
+                    help="seconds to wait after the last cell for late async errors (default 0.5)")
     ap.add_argument("notebooks", nargs="+", type=Path, metavar="NOTEBOOK")
     args = ap.parse_args(argv)
 

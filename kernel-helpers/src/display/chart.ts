@@ -1,6 +1,6 @@
 import * as arrow from "apache-arrow";
-import * as vega from "vega";
-import { compile, type TopLevelSpec } from "vega-lite";
+import type * as Vega from "vega";
+import type { TopLevelSpec } from "vega-lite";
 import { QueryResult, toJsonValue, type JsonValue } from "../catalog/result.js";
 import { displayBundle } from "./kernel.js";
 import { LabError, messageOf } from "../errors.js";
@@ -35,7 +35,9 @@ export async function renderChart(spec: Record<string, unknown>, data?: ChartDat
     ...(data ? { data: { values: values(data) } } : {}),
     ...spec,
   };
-  let vegaSpec: vega.Spec;
+  // Loaded on first use: vega's ESM graph has a top-level await, which the CommonJS cells of tslab cannot require().
+  const [vega, { compile }] = await Promise.all([import("vega"), import("vega-lite")]);
+  let vegaSpec: Vega.Spec;
   try {
     // vega tags every datum it ingests; compile a copy so the returned spec stays plain JSON.
     vegaSpec = compile(structuredClone(full) as unknown as TopLevelSpec).spec;
