@@ -56,12 +56,14 @@ export async function renderChart(spec: Record<string, unknown>, data?: ChartDat
   }
 }
 
-/** Render and show a chart: one output with the static SVG and the interactive spec. */
-export async function showChart(spec: Record<string, unknown>, data?: ChartData): Promise<RenderedChart> {
+/**
+ * Render and show a chart: one output with the static SVG and the interactive spec.
+ * Returns nothing on purpose: tslab prints a cell's last value, and an SVG dump is noise.
+ */
+export async function showChart(spec: Record<string, unknown>, data?: ChartData): Promise<void> {
   const chart = await renderChart(spec, data);
   const title = typeof spec["title"] === "string" ? spec["title"] : "chart";
   if (!displayBundle({ "image/svg+xml": chart.svg, [VEGALITE_MIME]: chart.spec, "text/plain": `[vega-lite chart: ${title}]` })) {
     console.log(`[vega-lite chart: ${title}, ${chart.svg.length} bytes of SVG]`);
   }
-  return chart;
 }

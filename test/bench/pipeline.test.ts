@@ -1,0 +1,32 @@
+/**
+ * The benchmark stays runnable: a small run writes its JSON with a number for every layer,
+ * and the pipeline it times lands exactly the rows the generator says are clean.
+ * (Speed is read from the printed numbers, never asserted.)
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+test("the pipeline benchmark writes per-layer timings and reconciles with the generator", { timeout: 10 * 60_000 }, async () => {
+  const dir = await mkdtemp(join(tmpdir(), "bench-"));
+  try {
+    const out = join(dir, "result.json");
+    const r = spawnSync(process.execPath, ["--import", "tsx", "test/bench/pipeline.bench.ts", "--orders", "20000", "--work", dir, "--out", out], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /rows\/s/);
+    const result = JSON.parse(await readFile(out, "utf8"));
+    for (const layer of ["bronze", "silver", "gold"]) {
+      const l = result.layers[layer];
+      assert.ok(l.seconds > 0 && l.rows > 0 && l.rowsPerSecond > 0 && l.peakRssMB > 0, `${layer}: ${JSON.stringify(l)}`);
+    }
+    for (const t of ["customers", "orders", "events"]) {
+      assert.equal(result.silver[`silver.${t}`].clean, result.expected[t].clean, `silver.${t} clean rows`);
+      assert.equal(result.silver[`silver.${t}`].quarantined, result.expected[t].quarantined, `silver.${t} quarantined rows`);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
