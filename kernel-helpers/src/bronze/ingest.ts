@@ -81,16 +81,16 @@ export async function ingestFile(lab: Lab, options: IngestOptions): Promise<Inge
     : await lab.storage.putFile("bronze", key, file);
   const batchId = randomUUID();
 
-  const staged = await stage(lab, landed.uri, format, file);
+  const source = await openSource(lab, landed.uri, format, file);
   try {
     return await lab.catalog.transaction(async () => {
-      const newColumns = await createOrEvolve(lab, table, staged.columns);
+      const newColumns = await createOrEvolve(lab, table, source.columns);
       const meta = `now() AS _ingested_at, ${literal(landed.uri)} AS _source_file, ${literal(batchId)} AS _batch_id`;
-      const rows = await lab.catalog.run(`INSERT INTO bronze.${ident(table)} BY NAME SELECT *, ${meta} FROM ${staged.view}`);
+      const rows = await lab.catalog.run(`INSERT INTO bronze.${ident(table)} BY NAME SELECT *, ${meta} FROM (${source.rowsSql})`);
       const rejected = await lab.catalog.run(
-        `INSERT INTO ${REJECTED_RECORDS} SELECT ${literal(batchId)}, ${literal(table)}, ${literal(landed.uri)}, line, raw, error, now() FROM ${staged.rejects}`,
+        `INSERT INTO ${REJECTED_RECORDS} SELECT ${literal(batchId)}, ${literal(table)}, ${literal(landed.uri)}, line, raw, error, now() FROM (${source.rejectsSql()})`,
       );
-      const sample = await lab.sql(`SELECT line, error FROM ${staged.rejects} ORDER BY line LIMIT 5`);
+      const sample = await lab.sql(`SELECT line, error FROM ${REJECTED_RECORDS} WHERE batch_id = ? ORDER BY line LIMIT 5`, [batchId]);
       await lab.catalog.run(
         `INSERT INTO ${INGESTION_LOG} VALUES (?, ?, ?, ?, ?, ?, ?, ?, now())`,
         [batchId, table, file, landed.uri, sha256, format, rows, rejected],
@@ -101,8 +101,10 @@ export async function ingestFile(lab: Lab, options: IngestOptions): Promise<Inge
         skipped: false, newColumns, seconds: (performance.now() - started) / 1000,
       };
     });
+  } catch (e) {
+    throw e instanceof CatalogError ? readError(file, format, e) : e;
   } finally {
-    await lab.catalog.run(`DROP TABLE IF EXISTS ${staged.view}; DROP TABLE IF EXISTS ${staged.rejects}`).catch(() => undefined);
+    await source.cleanup();
   }
 }
 
@@ -151,73 +153,91 @@ async function ensureBookkeeping(lab: Lab): Promise<void> {
     batch_id VARCHAR, table_name VARCHAR, source_file VARCHAR, line BIGINT, raw VARCHAR, error VARCHAR, rejected_at TIMESTAMPTZ)`);
 }
 
-interface Staged {
-  /** A temp table with the file's columns plus _row_number. */
-  readonly view: string;
-  /** A temp table (line, raw, error) of lines that could not be parsed. */
-  readonly rejects: string;
+interface Source {
+  /** A SELECT of the file's columns plus _row_number; streamed straight into the bronze table. */
+  readonly rowsSql: string;
+  /** A SELECT of (line, raw, error) for lines that could not be parsed; valid after rowsSql ran. */
+  rejectsSql(): string;
   readonly columns: { name: string; type: string }[];
+  cleanup(): Promise<void>;
 }
 
 /**
- * Read the landed file into temp tables: parsed rows and rejected lines. Bronze keeps CSV and
- * JSON values as text, so malformed dates and numbers survive to be judged (and quarantined) in silver.
+ * Describe how to read the landed file, without materialising it: rows stream from the file into
+ * the bronze table (a row_number() OVER () window streams in DuckDB and keeps file order).
+ * Bronze keeps CSV and JSON values as text, so malformed dates and numbers survive to be judged
+ * (and quarantined) in silver.
  */
-async function stage(lab: Lab, uri: string, format: SourceFormat, original: string): Promise<Staged> {
+async function openSource(lab: Lab, uri: string, format: SourceFormat, original: string): Promise<Source> {
   const id = randomUUID().replaceAll("-", "").slice(0, 12);
-  const view = `temp.main.stage_${id}`;
-  const rejects = `temp.main.rejects_${id}`;
   const src = literal(uri);
+  const describe = async (sql: string) =>
+    (await lab.sql(`DESCRIBE ${sql}`)).rows().map((r) => ({ name: String(r["column_name"]), type: String(r["column_type"]) }));
+  const temp: string[] = [];
+  const cleanup = async () => {
+    for (const t of temp) await lab.catalog.run(`DROP ${t}`).catch(() => undefined);
+  };
   try {
+    let source: Omit<Source, "cleanup">;
     if (format === "csv") {
-      // store_rejects keeps malformed lines (one reject row per bad field, hence the GROUP BY line) (wrong column count, bad quoting) instead of failing the whole file.
-      await lab.catalog.run(`CREATE TEMP TABLE stage_${id} AS
-        SELECT *, row_number() OVER () AS _row_number
-        FROM read_csv(${src}, header = true, all_varchar = true, store_rejects = true,
-                      rejects_table = 'csv_rejects_${id}', rejects_scan = 'csv_scan_${id}')`);
-      await lab.catalog.run(`CREATE TEMP TABLE rejects_${id} AS
-        SELECT line::BIGINT AS line, any_value(csv_line) AS raw, string_agg(DISTINCT error_type, '; ') AS error
-        FROM temp.main.csv_rejects_${id} GROUP BY line`);
-      await lab.catalog.run(`DROP TABLE IF EXISTS temp.main.csv_rejects_${id}; DROP TABLE IF EXISTS temp.main.csv_scan_${id}`);
+      // store_rejects keeps malformed lines (wrong column count, bad quoting) instead of failing the
+      // whole file; it writes one reject row per bad field, hence the GROUP BY line.
+      // The columns are described with the very options of the load: store_rejects changes how the header is sniffed.
+      const read = (tag: string) => `read_csv(${src}, header = true, all_varchar = true, store_rejects = true,
+                      rejects_table = 'csv_rejects_${tag}', rejects_scan = 'csv_scan_${tag}')`;
+      for (const tag of [id, `${id}_d`]) temp.push(`TABLE IF EXISTS temp.main.csv_rejects_${tag}`, `TABLE IF EXISTS temp.main.csv_scan_${tag}`);
+      source = {
+        rowsSql: `SELECT *, row_number() OVER () AS _row_number FROM ${read(id)}`,
+        columns: await describe(`SELECT *, 0::BIGINT AS _row_number FROM ${read(`${id}_d`)}`),
+        rejectsSql: () => `SELECT line::BIGINT AS line, any_value(csv_line) AS raw, string_agg(DISTINCT error_type, '; ') AS error
+          FROM temp.main.csv_rejects_${id} GROUP BY line`,
+      };
     } else if (format === "jsonl") {
-      // Read each line as text first, so a line that does not parse is kept with its number rather than aborting the load.
+      // Each line is read as text first, so a line that does not parse is kept with its number
+      // rather than aborting the load. Numbering needs one ordered pass; the numbered lines are
+      // materialised (spilling to disk if large) so JSON parsing afterwards runs on every core.
       const lines = `temp.main.lines_${id}`;
-      await lab.catalog.run(`CREATE TEMP TABLE lines_${id} AS
-        SELECT row_number() OVER () AS line, text AS raw, json_valid(text) AS ok
+      await lab.catalog.run(`CREATE TEMP TABLE numbered_${id} AS
+        SELECT row_number() OVER () AS line, text AS raw
         FROM read_csv(${src}, columns = {'text': 'VARCHAR'}, header = false, delim = E'\\x01',
-                      quote = '', escape = '', auto_detect = false, strict_mode = false)
-        WHERE text IS NOT NULL AND trim(text) <> ''`);
-      await lab.catalog.run(`UPDATE ${lines} SET ok = false WHERE ok AND json_type(raw) <> 'OBJECT'`);
+                      quote = '', escape = '', auto_detect = false, strict_mode = false)`);
+      temp.push(`TABLE IF EXISTS temp.main.numbered_${id}`);
+      await lab.catalog.run(`CREATE TEMP VIEW lines_${id} AS
+        SELECT line, raw, CASE WHEN json_valid(raw) THEN json_type(raw) = 'OBJECT' ELSE false END AS ok
+        FROM temp.main.numbered_${id} WHERE raw IS NOT NULL AND trim(raw) <> ''`);
+      temp.unshift(`VIEW IF EXISTS ${lines}`);
       const keys = (await lab.sql(`SELECT DISTINCT unnest(json_keys(raw)) AS k FROM ${lines} WHERE ok ORDER BY k`)).column("k") as string[];
       const reserved = keys.filter((k) => (METADATA as readonly string[]).includes(k));
       if (reserved.length) throw reservedColumns(original, reserved);
       const cols = keys.map((k) => `json_extract_string(raw, ${literal("$." + jsonPathKey(k))}) AS ${ident(k)}`);
-      await lab.catalog.run(`CREATE TEMP TABLE stage_${id} AS
-        SELECT ${cols.length ? cols.join(", ") + "," : ""} line AS _row_number FROM ${lines} WHERE ok`);
-      await lab.catalog.run(`CREATE TEMP TABLE rejects_${id} AS
-        SELECT line, raw, CASE WHEN json_valid(raw) THEN 'valid JSON but not an object' ELSE 'line is not valid JSON' END AS error
-        FROM ${lines} WHERE NOT ok`);
-      await lab.catalog.run(`DROP TABLE ${lines}`);
+      source = {
+        rowsSql: `SELECT ${cols.length ? cols.join(", ") + "," : ""} line AS _row_number FROM ${lines} WHERE ok`,
+        columns: [...keys.map((k) => ({ name: k, type: "VARCHAR" })), { name: "_row_number", type: "BIGINT" }],
+        rejectsSql: () => `SELECT line, raw, CASE WHEN json_valid(raw) THEN 'valid JSON but not an object' ELSE 'line is not valid JSON' END AS error
+          FROM ${lines} WHERE NOT ok`,
+      };
     } else {
-      await lab.catalog.run(`CREATE TEMP TABLE stage_${id} AS
-        SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS _row_number FROM read_parquet(${src}, file_row_number = true)`);
-      await lab.catalog.run(`CREATE TEMP TABLE rejects_${id} (line BIGINT, raw VARCHAR, error VARCHAR)`);
+      const rowsSql = `SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS _row_number FROM read_parquet(${src}, file_row_number = true)`;
+      source = { rowsSql, columns: await describe(rowsSql), rejectsSql: () => "SELECT NULL::BIGINT AS line, NULL AS raw, NULL AS error WHERE false" };
     }
+    const clash = source.columns.map((c) => c.name).filter((n) => n !== "_row_number" && (METADATA as readonly string[]).includes(n));
+    if (clash.length) throw reservedColumns(original, clash);
+    return { ...source, cleanup };
   } catch (e) {
+    await cleanup();
     if (e instanceof IngestError) throw e;
-    throw new IngestError(`Could not read ${original} as ${format.toUpperCase()}: ${messageOf(e instanceof CatalogError && e.cause ? e.cause : e)}`, {
-      fix: format === "csv"
-        ? "Check that the file is a CSV with a header row (open it in a text editor); or pass the right format."
-        : format === "parquet" ? "Check that the file is a complete Parquet file (a truncated upload cannot be read)." : "Check that the file has one JSON object per line.",
-      context: { file: original, format },
-      cause: e,
-    });
+    throw readError(original, format, e);
   }
-  const columns = (await lab.sql(`SELECT column_name AS name, data_type AS type FROM duckdb_columns()
-      WHERE database_name = 'temp' AND table_name = ? ORDER BY column_index`, [`stage_${id}`])).rows() as { name: string; type: string }[];
-  const reserved = columns.map((c) => c.name).filter((n) => n !== "_row_number" && (METADATA as readonly string[]).includes(n));
-  if (reserved.length) throw reservedColumns(original, reserved);
-  return { view, rejects, columns };
+}
+
+function readError(file: string, format: SourceFormat, e: unknown): IngestError {
+  return new IngestError(`Could not read ${file} as ${format.toUpperCase()}: ${messageOf(e instanceof CatalogError && e.cause ? e.cause : e)}`, {
+    fix: format === "csv"
+      ? "Check that the file is a CSV with a header row (open it in a text editor); or pass the right format."
+      : format === "parquet" ? "Check that the file is a complete Parquet file (a truncated upload cannot be read)." : "Check that the file has one JSON object per line.",
+    context: { file, format },
+    cause: e,
+  });
 }
 
 function reservedColumns(file: string, names: string[]): IngestError {

@@ -1,4 +1,5 @@
 import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from "@duckdb/node-api";
 import { CatalogError, ConfigError, messageOf } from "../errors.js";
 import { LAYERS, type LabSettings } from "../config/settings.js";
@@ -41,6 +42,8 @@ export class Catalog {
     }
     const options: Record<string, string> = {};
     if (settings.extensionDirectory) options["extension_directory"] = settings.extensionDirectory;
+    // An in-memory engine spills to ./.tmp by default, i.e. wherever the kernel was started; keep it in the lab.
+    options["temp_directory"] = join(settings.home, ".duckdb-tmp");
     const instance = await DuckDBInstance.create(":memory:", options);
     const connection = await instance.connect();
     const catalog = new Catalog(instance, connection, settings.catalog.path);

@@ -61,37 +61,43 @@ export async function refine(lab: Lab, spec: RefineSpec): Promise<QualityReport>
 
   const id = randomUUID().replaceAll("-", "").slice(0, 12);
   const stage = `temp.main.refine_${id}`;
-  const uniqueCols = spec.rules.filter((r) => r.kind === "unique").map((r) => r.column);
-  const ranks = uniqueCols.map(
-    (c) => `row_number() OVER (PARTITION BY ${ident(c)} ORDER BY _ingested_at, _batch_id, _row_number) AS ${ident("__rank_" + c)}`,
+  const targetExisted = (await lab.sql(`SELECT count(*) FROM ${target}`)).number() > 0;
+  const ctx = {
+    typed: (c: string) => `s.${ident(c)}`,
+    raw: (c: string) => `s.${ident("__raw_" + c)}`,
+    target,
+    targetExists: targetExisted,
+  };
+  const checks: { name: string; sql: string }[] = [
+    // Text columns always cast; only typed columns can fail to parse.
+    ...targetCols.filter((c) => !/^(VARCHAR|TEXT|STRING)$/i.test(c.type)).map((c) => ({
+      name: parseRuleName(c.name, c.type),
+      sql: `(s.${ident("__raw_" + c.name)} IS NOT NULL AND s.${ident(c.name)} IS NULL)`,
+    })),
+    ...spec.rules.map((r) => ({ name: ruleName(r), sql: failureSql(r, ctx) })),
+  ];
+  const failed = `list_filter([${checks.map((c) => `CASE WHEN ${c.sql} THEN ${literal(c.name)} END`).join(", ")}], x -> x IS NOT NULL)`;
+  const ranks = spec.rules.filter((r) => r.kind === "unique").map(
+    (r) => `row_number() OVER (PARTITION BY ${ident(r.column)} ORDER BY _ingested_at, _batch_id, _row_number) AS ${ident("__rank_" + r.column)}`,
   );
-  // Stage 1: cast every column, keep raw values, and restrict to batches silver has not seen yet.
+  // One pass: cast, rank duplicates, evaluate every rule. Only typed values, lineage and the failed
+  // rules are kept; the raw row is fetched from bronze for the (few) quarantined rows only.
   await lab.catalog.run(`CREATE TEMP TABLE refine_${id} AS
-    SELECT *${ranks.length ? ", " + ranks.join(", ") : ""} FROM (
+    WITH base AS (
       SELECT ${targetCols.map((c) => `TRY_CAST(${c.rawExpr} AS ${c.type}) AS ${ident(c.name)}, ${c.rawExpr} AS ${ident("__raw_" + c.name)}`).join(", ")},
-             s._batch_id, s._source_file, s._row_number, s._ingested_at, to_json(s) AS __row
+             s._batch_id, s._source_file, s._row_number, s._ingested_at
       FROM ${source} s
       WHERE s._batch_id NOT IN (
         SELECT DISTINCT _batch_id FROM ${target} WHERE _batch_id IS NOT NULL
-        UNION SELECT DISTINCT batch_id FROM ${QUARANTINE} WHERE target_table = ${literal(spec.target)}))`);
+        UNION SELECT DISTINCT batch_id FROM ${QUARANTINE} WHERE target_table = ${literal(spec.target)})
+    ), ranked AS (
+      SELECT *${ranks.length ? ", " + ranks.join(", ") : ""} FROM base
+    )
+    SELECT ${targetCols.map((c) => `s.${ident(c.name)}`).join(", ")}, s._batch_id, s._source_file, s._row_number,
+           ${failed} AS __failed
+    FROM ranked s`);
 
   try {
-    const targetExisted = (await lab.sql(`SELECT count(*) FROM ${target}`)).number() > 0;
-    const ctx = {
-      typed: (c: string) => `s.${ident(c)}`,
-      raw: (c: string) => `s.${ident("__raw_" + c)}`,
-      target,
-      targetExists: targetExisted,
-    };
-    const checks: { name: string; sql: string }[] = [
-      // Text columns always cast; only typed columns can fail to parse.
-      ...targetCols.filter((c) => !/^(VARCHAR|TEXT|STRING)$/i.test(c.type)).map((c) => ({ name: parseRuleName(c.name, c.type), sql: `(s.${ident("__raw_" + c.name)} IS NOT NULL AND s.${ident(c.name)} IS NULL)` })),
-      ...spec.rules.map((r) => ({ name: ruleName(r), sql: failureSql(r, ctx) })),
-    ];
-    const failed = `list_filter([${checks.map((c) => `CASE WHEN ${c.sql} THEN ${literal(c.name)} END`).join(", ")}], x -> x IS NOT NULL)`;
-    await lab.catalog.run(`ALTER TABLE ${stage} ADD COLUMN __failed VARCHAR[]`);
-    await lab.catalog.run(`UPDATE ${stage} AS s SET __failed = ${failed}`);
-
     const runId = randomUUID();
     const counts = (await lab.sql(`SELECT count(*) AS rows_in, count(*) FILTER (len(__failed) = 0) AS clean,
         count(DISTINCT _batch_id) AS batches FROM ${stage}`)).rows()[0]!;
@@ -111,8 +117,10 @@ export async function refine(lab: Lab, spec: RefineSpec): Promise<QualityReport>
       const names = [...targetCols.map((c) => ident(c.name)), ...LINEAGE].join(", ");
       await lab.catalog.run(`INSERT INTO ${target} (${names}) SELECT ${names} FROM ${stage} WHERE len(__failed) = 0`);
       await lab.catalog.run(`INSERT INTO ${QUARANTINE}
-        SELECT ${literal(runId)}, ${literal(spec.source)}, ${literal(spec.target)}, _batch_id, _source_file, _row_number,
-               __failed, __row, now() FROM ${stage} WHERE len(__failed) > 0`);
+        SELECT ${literal(runId)}, ${literal(spec.source)}, ${literal(spec.target)}, q._batch_id, q._source_file, q._row_number,
+               q.__failed, to_json(b), now()
+        FROM ${stage} q JOIN ${source} b ON b._batch_id = q._batch_id AND b._row_number = q._row_number
+        WHERE len(q.__failed) > 0`);
       await lab.catalog.run(`INSERT INTO ${QUALITY_RUNS} VALUES (?, ?, ?, ?, ?, ?, ?, ?::JSON, now())`, [
         runId, spec.source, spec.target, Number(counts["batches"]), rowsIn, clean, rowsIn - clean, JSON.stringify(byRule),
       ]);
