@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
 import { createReadStream, existsSync, statSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { basename, extname, resolve } from "node:path";
 import { CatalogError, IngestError, messageOf } from "../errors.js";
 import type { Lab } from "../lab.js";
@@ -61,6 +62,7 @@ export async function ingestFile(lab: Lab, options: IngestOptions): Promise<Inge
     });
   }
   const format = options.format ?? formatOf(file);
+  await checkLooksLikeText(file, format);
   const sha256 = await hashFile(file);
   await ensureBookkeeping(lab);
 
@@ -136,6 +138,26 @@ function formatOf(file: string): SourceFormat {
     fix: 'Use .csv, .jsonl or .parquet, or pass format: "csv" | "jsonl" | "parquet".',
     context: { file },
   });
+}
+
+/** Empty files and binary files named .csv/.jsonl would otherwise load as zero rows without a word. */
+async function checkLooksLikeText(file: string, format: SourceFormat): Promise<void> {
+  if (statSync(file).size === 0) {
+    throw new IngestError(`${file} is empty.`, { fix: "Check that the export that wrote it finished; an empty file has nothing to ingest.", context: { file } });
+  }
+  if (format === "parquet") return;
+  const handle = await open(file, "r");
+  try {
+    const { buffer, bytesRead } = await handle.read(Buffer.alloc(65536), 0, 65536, 0);
+    if (buffer.subarray(0, bytesRead).includes(0)) {
+      throw new IngestError(`${file} is not a text file (it contains NUL bytes), so it cannot be ${format.toUpperCase()}.`, {
+        fix: "Check that you picked the right file, or pass the right format (e.g. format: \"parquet\").",
+        context: { file, format },
+      });
+    }
+  } finally {
+    await handle.close();
+  }
 }
 
 function hashFile(file: string): Promise<string> {

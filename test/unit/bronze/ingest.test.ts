@@ -104,3 +104,35 @@ test("a column named like ingestion metadata is refused with the column named", 
     await assert.rejects(ingestFile(lab, { file: src, table: "m" }), /_batch_id/);
   });
 });
+
+test("a load that fails midway leaves bronze as it was, and the fixed file can then be ingested", async () => {
+  await withLab(async (lab, dir) => {
+    const good = join(dir, "v1.parquet");
+    const bad = join(dir, "v2.parquet");
+    const fixed = join(dir, "v3.parquet");
+    await lab.sql(`COPY (SELECT range::INTEGER AS id FROM range(5)) TO '${good}' (FORMAT parquet)`);
+    // Same column, incompatible type: the insert into bronze.items fails after the scan has started.
+    await lab.sql(`COPY (SELECT CASE WHEN range < 3 THEN range::VARCHAR ELSE 'x' || range END AS id FROM range(5)) TO '${bad}' (FORMAT parquet)`);
+    await lab.sql(`COPY (SELECT (range + 10)::INTEGER AS id FROM range(5)) TO '${fixed}' (FORMAT parquet)`);
+    await ingestFile(lab, { file: good, table: "items" });
+    const snapshot = await lab.catalog.currentSnapshot();
+    await assert.rejects(ingestFile(lab, { file: bad, table: "items" }), (e: Error) => e instanceof IngestError && e.message.includes("v2.parquet"));
+    assert.equal(await count(lab, "bronze.items"), 5, "the earlier rows are intact and no partial rows were added");
+    assert.equal(await lab.catalog.currentSnapshot(), snapshot, "nothing was committed");
+    assert.equal(await count(lab, "bronze.ingestion_log"), 1, "the failed file is not marked as ingested");
+    const r = await ingestFile(lab, { file: fixed, table: "items" });
+    assert.equal(r.rows, 5);
+    assert.equal(await count(lab, "bronze.items"), 10);
+  });
+});
+
+test("an empty or binary file named .csv gets an error naming the file", async () => {
+  await withLab(async (lab, dir) => {
+    const empty = await file(dir, "empty.csv", "");
+    await assert.rejects(ingestFile(lab, { file: empty, table: "e" }), (e: Error) => e instanceof IngestError && /empty\.csv is empty/.test(e.message));
+    const binary = join(dir, "image.csv");
+    await writeFile(binary, Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x00, 0x00, 0xff, 0xfe, 0x00, 0x01]));
+    await assert.rejects(ingestFile(lab, { file: binary, table: "b" }), /image\.csv is not a text file/);
+    assert.equal(await lab.catalog.tableExists("bronze.e"), false);
+  });
+});
