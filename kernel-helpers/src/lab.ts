@@ -1,9 +1,10 @@
 import type { DuckDBValue } from "@duckdb/node-api";
-import { ConfigError } from "./errors.js";
 import { Catalog } from "./catalog/catalog.js";
 import type { QueryResult } from "./catalog/result.js";
-import { describeSettings, resolveSettings, type LabSettings } from "./config/settings.js";
+import { describeSettings, resolveSettings, s3Credentials, type LabSettings } from "./config/settings.js";
 import { LocalStorage } from "./storage/local-storage.js";
+import { S3Storage } from "./storage/s3-storage.js";
+import type { ObjectStore } from "./storage/object-store.js";
 
 export interface OpenLabOptions {
   /** The lab folder; defaults to $DATAFLOW_LAB_HOME, then the checkout's lab/, then ~/dataflow-lab. */
@@ -18,7 +19,7 @@ export class Lab {
 
   constructor(
     readonly settings: LabSettings,
-    readonly storage: LocalStorage,
+    readonly storage: ObjectStore,
     readonly catalog: Catalog,
   ) {}
 
@@ -38,8 +39,9 @@ export class Lab {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    labs().delete(this.settings.home);
+    labs().delete([this.settings.home, ...describeSettings(this.settings)].join("\n"));
     this.catalog.close();
+    if (this.storage instanceof S3Storage) this.storage.close();
   }
 }
 
@@ -58,11 +60,13 @@ export async function openLab(options: OpenLabOptions = {}): Promise<Lab> {
   const env = options.home ? { ...process.env, DATAFLOW_LAB_HOME: options.home } : process.env;
   const settings = resolveSettings(env);
   const cache = labs();
-  let pending = cache.get(settings.home);
+  // Same folder and same backends → same lab; a changed variable opens a new one.
+  const key = [settings.home, ...describeSettings(settings)].join("\n");
+  let pending = cache.get(key);
   if (!pending) {
     pending = createLab(settings);
-    cache.set(settings.home, pending);
-    pending.catch(() => cache.delete(settings.home));
+    cache.set(key, pending);
+    pending.catch(() => cache.delete(key));
   }
   const lab = await pending;
   if (!options.quiet) {
@@ -73,14 +77,15 @@ export async function openLab(options: OpenLabOptions = {}): Promise<Lab> {
 }
 
 async function createLab(settings: LabSettings): Promise<Lab> {
-  if (settings.storage.kind !== "local") {
-    throw new ConfigError(`Object storage at ${settings.storage.endpoint} (AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL) is not supported yet.`, {
-      fix: "Unset AWS_ENDPOINT_URL_S3 and AWS_ENDPOINT_URL to use the embedded folders; services mode arrives with the real-services issue.",
-      context: { endpoint: settings.storage.endpoint },
-    });
+  const storage: ObjectStore =
+    settings.storage.kind === "local"
+      ? new LocalStorage(settings.storage.root)
+      : new S3Storage(settings.storage.endpoint, settings.storage.region, s3Credentials());
+  try {
+    await storage.ensureBuckets();
+    return new Lab(settings, storage, await Catalog.open(settings));
+  } catch (e) {
+    if (storage instanceof S3Storage) storage.close();
+    throw e;
   }
-  const storage = new LocalStorage(settings.storage.root);
-  await storage.ensureBuckets();
-  const catalog = await Catalog.open(settings);
-  return new Lab(settings, storage, catalog);
 }

@@ -1,8 +1,9 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from "@duckdb/node-api";
-import { CatalogError, ConfigError, messageOf } from "../errors.js";
-import { LAYERS, type LabSettings } from "../config/settings.js";
+import { CatalogError, LabError, messageOf } from "../errors.js";
+import { ENV, LAYERS, redact, s3Credentials, type LabSettings } from "../config/settings.js";
+import { isConnectionError, retry } from "../retry.js";
 import { QueryResult } from "./result.js";
 import { ident, literal, parseTableName, qualified } from "./sql.js";
 
@@ -35,40 +36,53 @@ export class Catalog {
   ) {}
 
   static async open(settings: LabSettings): Promise<Catalog> {
-    if (settings.catalog.kind !== "duckdb-file") {
-      throw new ConfigError(`The DuckLake catalog in PostgreSQL (${"DATAFLOW_CATALOG_URL"}) is not supported yet.`, {
-        fix: "Unset DATAFLOW_CATALOG_URL to use the embedded catalog; services mode arrives with the real-services issue.",
-      });
-    }
     const options: Record<string, string> = {};
     if (settings.extensionDirectory) options["extension_directory"] = settings.extensionDirectory;
     // An in-memory engine spills to ./.tmp by default, i.e. wherever the kernel was started; keep it in the lab.
     options["temp_directory"] = join(settings.home, ".duckdb-tmp");
     const instance = await DuckDBInstance.create(":memory:", options);
     const connection = await instance.connect();
-    const catalog = new Catalog(instance, connection, settings.catalog.path);
+    const where = settings.catalog.kind === "duckdb-file" ? settings.catalog.path : redact(settings.catalog.url);
+    const catalog = new Catalog(instance, connection, where);
     try {
       await catalog.loadExtension("ducklake", settings);
-      mkdirSync(settings.home, { recursive: true });
-      // DATA_PATH is the lab folder, so DuckLake's default schema path puts bronze tables in bronze/, silver in silver/…
-      await connection.run(
-        `ATTACH ${literal(`ducklake:${settings.catalog.path}`)} AS ${LAKE} (DATA_PATH ${literal(settings.home + "/")})`,
-      );
+      // Data files live next to the buckets: DATA_PATH is the lab folder or the S3 root, and DuckLake's
+      // default schema path (the schema's name) then puts bronze tables in the bronze bucket, and so on.
+      let dataPath = settings.home + "/";
+      if (settings.storage.kind === "s3") {
+        await catalog.loadExtension("httpfs", settings);
+        await catalog.createS3Secret(settings.storage.endpoint, settings.storage.region);
+        dataPath = "s3://";
+      } else {
+        mkdirSync(settings.home, { recursive: true });
+      }
+      let target = `ducklake:${settings.catalog.kind === "duckdb-file" ? settings.catalog.path : ""}`;
+      if (settings.catalog.kind === "postgres") {
+        await catalog.loadExtension("postgres_scanner", settings);
+        target = `ducklake:postgres:${settings.catalog.url}`;
+      }
+      // PostgreSQL may still be starting (connection refused): wait for it, boundedly.
+      await retry(() => connection.run(`ATTACH ${literal(target)} AS ${LAKE} (DATA_PATH ${literal(dataPath)})`), {
+        timeoutMs: 20_000,
+        isTransient: isConnectionError,
+      });
     } catch (e) {
       instance.closeSync();
-      if (e instanceof CatalogError) throw e;
-      const msg = messageOf(e);
-      throw new CatalogError(`Could not open the DuckLake catalog ${settings.catalog.path}: ${msg}`, {
-        fix: /lock/i.test(msg)
-          ? "Another kernel holds this catalog open. Shut down the other notebook's kernel (Kernel → Shut Down Kernel), or set DATAFLOW_LAB_HOME to a separate lab folder."
-          : "Check that the lab folder is writable, or set DATAFLOW_LAB_HOME to a fresh folder.",
-        context: { catalog: settings.catalog.path },
-        cause: e,
-      });
+      if (e instanceof LabError) throw e;
+      throw attachError(e, settings, where);
     }
     await connection.run(`USE ${LAKE}`);
     for (const layer of LAYERS) await connection.run(`CREATE SCHEMA IF NOT EXISTS ${ident(layer)}`);
     return catalog;
+  }
+
+  /** DuckDB reads and writes s3:// paths with a secret built from the same variables as the SDK. */
+  private async createS3Secret(endpoint: string, region: string): Promise<void> {
+    const { accessKeyId, secretAccessKey } = s3Credentials();
+    const url = new URL(endpoint);
+    await this.connection.run(`CREATE OR REPLACE SECRET lab_s3 (
+      TYPE s3, KEY_ID ${literal(accessKeyId)}, SECRET ${literal(secretAccessKey)}, REGION ${literal(region)},
+      ENDPOINT ${literal(url.host)}, URL_STYLE 'path', USE_SSL ${url.protocol === "https:"})`);
   }
 
   private async loadExtension(name: string, settings: LabSettings): Promise<void> {
@@ -200,6 +214,34 @@ export class Catalog {
       this.instance.closeSync();
     }
   }
+}
+
+function attachError(e: unknown, settings: LabSettings, where: string): CatalogError {
+  const msg = messageOf(e);
+  if (settings.catalog.kind === "postgres") {
+    const fix = isConnectionError(e)
+      ? `Start the services (npm run services:up, or docker compose up), or correct ${ENV.catalog}.`
+      : /password authentication failed|role .* does not exist/i.test(msg)
+        ? `PostgreSQL refused the user or password in ${ENV.catalog}; check them (native services: .lab-env/services/services.env).`
+        : /database .* does not exist/i.test(msg)
+          ? `Create the database named in ${ENV.catalog}, or fix its name.`
+          : `Check ${ENV.catalog} (postgresql://user:password@host:port/database).`;
+    const what = isConnectionError(e) ? "Cannot reach" : "Could not open";
+    return new CatalogError(`${what} the DuckLake catalog in PostgreSQL at ${where}: ${msg}`, { fix, context: { catalog: where }, cause: e });
+  }
+  if (/s3|http/i.test(msg) && settings.storage.kind === "s3") {
+    return new CatalogError(`Could not open the DuckLake catalog ${where} with data on ${settings.storage.endpoint}: ${msg}`, {
+      fix: `Check that object storage is up and ${ENV.s3Endpoint} and the AWS_* credentials are right.`,
+      context: { catalog: where, endpoint: settings.storage.endpoint }, cause: e,
+    });
+  }
+  return new CatalogError(`Could not open the DuckLake catalog ${where}: ${msg}`, {
+    fix: /lock/i.test(msg)
+      ? "Another kernel holds this catalog open. Shut down the other notebook's kernel (Kernel → Shut Down Kernel), or set DATAFLOW_LAB_HOME to a separate lab folder."
+      : "Check that the lab folder is writable, or set DATAFLOW_LAB_HOME to a fresh folder.",
+    context: { catalog: where },
+    cause: e,
+  });
 }
 
 function wrapSqlError(e: unknown, sql: string): CatalogError {

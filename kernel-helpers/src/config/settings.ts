@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { ConfigError } from "../errors.js";
 
 /**
  * Which backend each component uses. Read from the environment at use time
@@ -71,6 +72,21 @@ export function resolveSettings(env: Env = process.env, cwd: string = process.cw
         : { kind: "mlflow-file-store", path: mlflow ? mlflow.replace(/^file:(\/\/)?/, "") : join(home, "mlflow") },
     extensionDirectory: nonEmpty(env[ENV.extensions]) ?? projectExtensionDirectory(cwd),
   };
+}
+
+/**
+ * The S3 credentials, read from the standard variables at use time. They are never part of the
+ * settings (which get printed) and never come from a notebook.
+ */
+export function s3Credentials(env: Env = process.env): { accessKeyId: string; secretAccessKey: string } {
+  const accessKeyId = nonEmpty(env["AWS_ACCESS_KEY_ID"]);
+  const secretAccessKey = nonEmpty(env["AWS_SECRET_ACCESS_KEY"]);
+  if (!accessKeyId || !secretAccessKey) {
+    throw new ConfigError(`Object storage is configured (${ENV.s3Endpoint} / ${ENV.endpoint}) but ${!accessKeyId ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY"} is not set.`, {
+      fix: "Set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment (.env for local work; native services: source .lab-env/services/services.env).",
+    });
+  }
+  return { accessKeyId, secretAccessKey };
 }
 
 /** One line per component, as printed when the lab opens. */

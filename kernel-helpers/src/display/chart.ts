@@ -8,7 +8,7 @@ import { LabError, messageOf } from "../errors.js";
 /** JupyterLab 4 renders this MIME type interactively; nbconvert's HTML falls back to the SVG. */
 export const VEGALITE_MIME = "application/vnd.vegalite.v5+json";
 
-export type ChartData = QueryResult | arrow.Table | readonly Record<string, unknown>[];
+export type ChartData = QueryResult | arrow.Table | readonly object[];
 
 export interface RenderedChart {
   readonly svg: string;
@@ -25,7 +25,7 @@ function values(data: ChartData): Record<string, JsonValue>[] {
       return out;
     });
   }
-  return data.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, toJsonValue(v)])));
+  return data.map((row) => Object.fromEntries(Object.entries(row as Record<string, unknown>).map(([k, v]) => [k, toJsonValue(v)])));
 }
 
 /** Compile a vega-lite spec (data inlined from `data` when given) and render it to SVG in the kernel. */

@@ -2,7 +2,8 @@ import * as arrow from "apache-arrow";
 import { QueryResult, toJsonValue, type JsonValue } from "../catalog/result.js";
 import { displayBundle } from "./kernel.js";
 
-export type Tabular = QueryResult | arrow.Table | readonly Record<string, unknown>[];
+/** Query results, Arrow tables, or plain objects (any interface: rows of a report, a list of buckets…). */
+export type Tabular = QueryResult | arrow.Table | readonly object[];
 
 export interface TableOptions {
   /** Rows shown; the rest is summarised in a notice. */
@@ -42,7 +43,7 @@ function toGrid(data: Tabular, limit: number): Grid {
   return {
     columns,
     types: columns.map(() => ""),
-    rows: data.slice(0, limit).map((row) => columns.map((c) => toJsonValue(row[c]))),
+    rows: data.slice(0, limit).map((row) => columns.map((c) => toJsonValue((row as Record<string, unknown>)[c]))),
     total: data.length,
   };
 }

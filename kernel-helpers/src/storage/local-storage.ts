@@ -1,23 +1,37 @@
-import { copyFile, mkdir, readdir, rename, stat } from "node:fs/promises";
+import { copyFile, mkdir, readdir, readFile, rename, stat } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { dirname, join, relative, sep } from "node:path";
 import { StorageError, messageOf } from "../errors.js";
 import { BUCKETS, type Bucket } from "../config/settings.js";
-
-export interface ObjectInfo {
-  readonly bucket: Bucket;
-  readonly key: string;
-  readonly size: number;
-  /** A path DuckDB can read directly. */
-  readonly uri: string;
-}
+import type { BucketInfo, ObjectInfo, ObjectStore } from "./object-store.js";
 
 /**
  * The embedded object store: one folder per bucket under the lab home.
  * Keys use `/` like S3 keys, so code written against it moves to MinIO unchanged.
  */
-export class LocalStorage {
+export class LocalStorage implements ObjectStore {
+  readonly kind = "local" as const;
+
   constructor(readonly root: string) {}
+
+  async buckets(): Promise<BucketInfo[]> {
+    return BUCKETS.map((bucket) => {
+      const location = join(this.root, bucket);
+      return { bucket, location, exists: existsSync(location), versioning: false };
+    });
+  }
+
+  async getText(bucket: Bucket, key: string): Promise<string> {
+    try {
+      return await readFile(this.uri(bucket, key), "utf8");
+    } catch (e) {
+      throw new StorageError(`No object ${bucket}/${key} in ${this.root}: ${messageOf(e)}`, {
+        fix: `List what is there with lab.storage.list("${bucket}").`,
+        context: { bucket, key },
+        cause: e,
+      });
+    }
+  }
 
   async ensureBuckets(): Promise<void> {
     for (const b of BUCKETS) await mkdir(join(this.root, b), { recursive: true });
@@ -70,7 +84,7 @@ export class LocalStorage {
   }
 }
 
-function checkKey(bucket: string, key: string): void {
+export function checkKey(bucket: string, key: string): void {
   if (!(BUCKETS as readonly string[]).includes(bucket)) {
     throw new StorageError(`Unknown bucket "${bucket}".`, { fix: `Use one of: ${BUCKETS.join(", ")}.`, context: { bucket } });
   }
