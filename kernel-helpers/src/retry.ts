@@ -34,7 +34,8 @@ export function isConnectionError(error: unknown): boolean {
     const code = (e as { code?: string }).code;
     if (code && codes.has(code)) return true;
     const msg = e instanceof Error ? e.message : String(e);
-    if (/ECONNREFUSED|Connection refused|connection to server .* failed|the database system is starting up/i.test(msg)) return true;
+    // libpq says "connection to server … failed" for a wrong password too; only these mean "not up (yet)".
+    if (/ECONNREFUSED|Connection refused|timeout expired|the database system is starting up|the database system is shutting down/i.test(msg)) return true;
     if (e === (e as { cause?: unknown }).cause) break;
   }
   return false;

@@ -217,7 +217,8 @@ export class Catalog {
 }
 
 function attachError(e: unknown, settings: LabSettings, where: string): CatalogError {
-  const msg = messageOf(e);
+  // DuckDB quotes the connection string, password included, in its message.
+  const msg = redact(messageOf(e));
   if (settings.catalog.kind === "postgres") {
     const fix = isConnectionError(e)
       ? `Start the services (npm run services:up, or docker compose up), or correct ${ENV.catalog}.`

@@ -100,7 +100,7 @@ export function describeSettings(s: LabSettings): string[] {
 
 /** Hide a password in a connection string before printing it. */
 export function redact(url: string): string {
-  return url.replace(/(password=)[^\s]+/gi, "$1***").replace(/(\/\/[^:/@]+:)[^@]+@/, "$1***@");
+  return url.replace(/(password=)[^\s"']+/gi, "$1***").replace(/(\/\/[^:/@\s"']+:)[^@\s"']+@/g, "$1***@");
 }
 
 function nonEmpty(v: string | undefined): string | undefined {

@@ -47,3 +47,10 @@ test("one line per component, and passwords never printed", () => {
   assert.ok(lines.every((l) => !l.includes("hunter2")), lines.join("\n"));
   assert.equal(redact("postgres://u:secret@host/db"), "postgres://u:***@host/db");
 });
+
+test("passwords are redacted wherever a connection string is quoted", () => {
+  const msg = 'Unable to connect to Postgres at "postgresql://u:s3cr3t@h:1/db": failed; also postgres:dbname=x password=hunter2 host=y';
+  const out = redact(msg);
+  assert.ok(!out.includes("s3cr3t") && !out.includes("hunter2"), out);
+  assert.match(out, /postgresql:\/\/u:\*\*\*@h:1\/db/);
+});

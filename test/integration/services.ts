@@ -1,0 +1,65 @@
+/**
+ * Shared set-up for integration tests: they run against the real services whose variables are in
+ * the environment (scripts/test.sh starts the native ones and sources their env file). Each test
+ * makes its own catalog database and lab folder, so tests never see each other's leftovers.
+ */
+import { spawnSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { S3Client } from "@aws-sdk/client-s3";
+import { openLab, type Lab } from "../../kernel-helpers/src/index.js";
+
+export function requireEnv(name: string): string {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set: run integration tests through \`npm test\`, which starts the native services (scripts/services/up.sh) and exports their variables.`);
+  return v;
+}
+
+/** A plain AWS SDK client, independent of kernel-helpers, to check what really is in MinIO. */
+export function rawS3(): S3Client {
+  return new S3Client({
+    endpoint: requireEnv("AWS_ENDPOINT_URL_S3"),
+    region: process.env["AWS_REGION"] ?? "us-east-1",
+    forcePathStyle: true,
+    credentials: { accessKeyId: requireEnv("AWS_ACCESS_KEY_ID"), secretAccessKey: requireEnv("AWS_SECRET_ACCESS_KEY") },
+  });
+}
+
+/** Run SQL with psql (Debian's client) as the lab's catalog user: an independent view of PostgreSQL. */
+export function psql(url: string, sql: string): string {
+  const r = spawnSync("psql", ["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", url, "-c", sql], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`psql failed: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+/** A fresh, empty catalog database on the lab's PostgreSQL; returns its URL. */
+export function freshCatalogDatabase(): { url: string; drop: () => void } {
+  const base = requireEnv("DATAFLOW_CATALOG_URL");
+  const name = `ducklake_test_${randomUUID().replaceAll("-", "").slice(0, 10)}`;
+  const admin = base.replace(/\/[^/?]+(\?.*)?$/, "/postgres");
+  psql(admin, `CREATE DATABASE ${name}`);
+  const url = base.replace(/\/[^/?]+(\?.*)?$/, `/${name}`);
+  return { url, drop: () => void psql(admin, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+}
+
+/** A lab on the real services with its own catalog database and lab folder. */
+export async function withServicesLab<T>(work: (lab: Lab, ctx: { catalogUrl: string; home: string }) => Promise<T>): Promise<T> {
+  const db = freshCatalogDatabase();
+  const home = await mkdtemp(join(tmpdir(), "services-lab-"));
+  const saved = process.env["DATAFLOW_CATALOG_URL"];
+  process.env["DATAFLOW_CATALOG_URL"] = db.url;
+  try {
+    const lab = await openLab({ home, quiet: true });
+    try {
+      return await work(lab, { catalogUrl: db.url, home });
+    } finally {
+      lab.close();
+    }
+  } finally {
+    process.env["DATAFLOW_CATALOG_URL"] = saved;
+    db.drop();
+    await rm(home, { recursive: true, force: true });
+  }
+}
