@@ -9,12 +9,13 @@ import { spawnSync } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { embeddedEnv } from "../embedded.js";
 
 test("the pipeline benchmark writes per-layer timings and reconciles with the generator", { timeout: 10 * 60_000 }, async () => {
   const dir = await mkdtemp(join(tmpdir(), "bench-"));
   try {
     const out = join(dir, "result.json");
-    const r = spawnSync(process.execPath, ["--import", "tsx", "test/bench/pipeline.bench.ts", "--orders", "20000", "--work", dir, "--out", out], { encoding: "utf8" });
+    const r = spawnSync(process.execPath, ["--import", "tsx", "test/bench/pipeline.bench.ts", "--orders", "20000", "--work", dir, "--out", out], { encoding: "utf8", env: embeddedEnv() });
     assert.equal(r.status, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /rows\/s/);
     const result = JSON.parse(await readFile(out, "utf8"));

@@ -9,6 +9,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { embeddedEnv } from "../embedded.js";
 
 const python = ".lab-env/venv/bin/python";
 const notebooks = (await readdir("notebooks")).filter((f) => /^\d\d_.*\.ipynb$/.test(f)).sort().map((f) => join("notebooks", f));
@@ -18,7 +19,7 @@ interface Notebook { cells: { cell_type: string; outputs?: Output[] }[] }
 
 function runNotebooks(out: string, labHome: string): void {
   const r = spawnSync(python, ["scripts/run_notebooks.py", "--out", out, "--timeout", "600", ...notebooks], {
-    env: { ...process.env, DATAFLOW_LAB_HOME: labHome },
+    env: embeddedEnv({ DATAFLOW_LAB_HOME: labHome }),
     encoding: "utf8",
   });
   assert.equal(r.status, 0, `notebooks failed:\n${r.stdout}\n${r.stderr}`);

@@ -2,6 +2,9 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openLab, type Lab } from "../../kernel-helpers/src/index.js";
+import { useEmbeddedDefault } from "../embedded.js";
+
+useEmbeddedDefault();
 
 /** A lab in a fresh temp folder, closed and removed afterwards: tests never share state. */
 export async function withLab<T>(work: (lab: Lab, dir: string) => Promise<T>): Promise<T> {
