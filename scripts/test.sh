@@ -15,7 +15,10 @@ if [ -z "${AWS_ENDPOINT_URL_S3:-}${AWS_ENDPOINT_URL:-}" ]; then
   bash scripts/services/status.sh >/dev/null 2>&1 || started_services=true
   bash scripts/services/up.sh
   # Only stop what this run started: a developer's running stack stays up.
-  if [ "$started_services" = true ]; then trap 'bash scripts/services/down.sh' EXIT; fi
+  if [ "$started_services" = true ]; then
+    trap 'bash scripts/services/down.sh' EXIT
+    export DATAFLOW_SERVICES_OWNED_BY_TEST_RUN=1
+  fi
   set -a
   # shellcheck disable=SC1091
   source .lab-env/services/services.env
