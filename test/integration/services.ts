@@ -19,6 +19,8 @@ export function requireEnv(name: string): string {
 
 /** A plain AWS SDK client, independent of kernel-helpers, to check what really is in MinIO. */
 export function rawS3(): S3Client {
+  // Same reason as in kernel-helpers' S3Storage: the SDK's Node 22 notice is not a test failure.
+  process.env["AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED"] ??= "true";
   return new S3Client({
     endpoint: requireEnv("AWS_ENDPOINT_URL_S3"),
     region: process.env["AWS_REGION"] ?? "us-east-1",
