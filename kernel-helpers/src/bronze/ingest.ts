@@ -66,7 +66,7 @@ export async function ingestFile(lab: Lab, options: IngestOptions): Promise<Inge
   const sha256 = await hashFile(file);
   await ensureBookkeeping(lab);
 
-  const previous = await lab.sql(`SELECT batch_id, rows, landed_as FROM ${INGESTION_LOG} WHERE table_name = ? AND sha256 = ?`, [table, sha256]);
+  const previous = await lab.sql(`SELECT batch_id, landed_as FROM ${INGESTION_LOG} WHERE table_name = ? AND sha256 = ?`, [table, sha256]);
   if (previous.numRows > 0) {
     const row = previous.rows()[0]!;
     return {
