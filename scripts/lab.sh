@@ -13,7 +13,18 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
 VENV="$REPO_ROOT/.lab-env/venv"
 
-bash "$SCRIPT_DIR/jupyter-env.sh"
+bash "$SCRIPT_DIR/setup.sh"
+
+# Local development: the lab's variables (service endpoints, credentials) from <repo>/.env, so the
+# kernels inherit them and no notebook ever holds a secret. Variables already set win.
+if [ -f "$REPO_ROOT/.env" ]; then
+  while IFS= read -r line; do
+    [[ "$line" =~ ^[[:space:]]*(export[[:space:]]+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$ ]] || continue
+    name="${BASH_REMATCH[2]}"
+    [ -n "${!name:-}" ] || export "$name=${BASH_REMATCH[3]}"
+  done <"$REPO_ROOT/.env"
+  echo "lab: loaded variables from .env"
+fi
 
 mkdir -p "$REPO_ROOT/notebooks"
 # Project-local Jupyter dirs (same defaults as jupyter-env.sh and run_notebooks.py): Lab settings and
