@@ -17,4 +17,14 @@ export { check, checkEqual, checkClose } from "./checks/checks.js";
 export { showTable, renderTable, renderText, type TableOptions, type Tabular } from "./display/table.js";
 export { showChart, renderChart, VEGALITE_MIME, type RenderedChart, type ChartData } from "./display/chart.js";
 export { progress, formatBar, type Progress } from "./display/progress.js";
+export { runStreamSink, describeStreamSink, bronzeTableFor, STREAM_OFFSETS, DEAD_LETTER, type StreamSinkOptions, type StreamSinkReport, type BatchReport } from "./stream/sink.js";
+export { FolderSource, type FolderSourceOptions } from "./stream/folder-source.js";
+export { KafkaSource, type KafkaSourceOptions } from "./stream/kafka-source.js";
+export { StreamError, type StreamSource, type StreamMessage, type Position } from "./stream/source.js";
+export type { TopicSchema, FieldType } from "./stream/schema.js";
+export {
+  openTracking, MlflowServerTracking, MlflowFileStoreTracking, TrackingError, parseModelUri,
+  type Tracking, type MlflowServerOptions, type Experiment, type Run, type RunInfo, type RunStatus, type RunData,
+  type MetricPoint, type ParamValue, type DatasetInput, type ModelVersion, type StartRunOptions,
+} from "./tracking/index.js";
 export { LabError, ConfigError, CatalogError, StorageError, IngestError, QualityError, CheckFailedError } from "./errors.js";

@@ -64,7 +64,8 @@ kafka_start() {
       local cluster_id
       cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
       say "kafka: formatting KRaft storage in $KAFKA_HOME/data (cluster id $cluster_id)"
-      kafka_java kafka.tools.StorageTool format --cluster-id "$cluster_id" \
+      # "--cluster-id=<id>": an id starting with "-" (1 in 64) would otherwise be read as an option.
+      kafka_java kafka.tools.StorageTool format --cluster-id="$cluster_id" \
         --config "$KAFKA_HOME/server.properties" >>"$LOG_DIR/kafka.log" 2>&1 ||
         die_with_log kafka "kafka.tools.StorageTool format failed"
     fi
