@@ -4,27 +4,12 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { openTracking, type Tracking } from "../../kernel-helpers/src/tracking/index.js";
-import { resolveSettings } from "../../kernel-helpers/src/config/settings.js";
+import { withStore } from "../unit/tracking/with-store.js";
 import { hasMlflowPython, readBackWithMlflow, writeWithMlflow } from "./support/mlflow-python.js";
 import { trackOneRun } from "../unit/tracking/run-story.js";
 
 assert.ok(hasMlflowPython(), "MLflow's Python client is missing: `npm run services:up` installs it (npm test does so itself)");
-
-async function withStore(work: (tracking: Tracking, root: string) => Promise<void>): Promise<void> {
-  const home = await mkdtemp(join(tmpdir(), "tracking-test-"));
-  try {
-    const settings = resolveSettings({ DATAFLOW_LAB_HOME: home });
-    assert.equal(settings.tracking.kind, "mlflow-file-store");
-    await work(openTracking(settings), join(home, "mlflow"));
-  } finally {
-    await rm(home, { recursive: true, force: true });
-  }
-}
 
 test("MLflow's own Python client opens the file store", async () => {
   await withStore(async (tracking, root) => {

@@ -1,23 +1,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { openTracking, TrackingError, type Tracking } from "../../../kernel-helpers/src/tracking/index.js";
-import { resolveSettings } from "../../../kernel-helpers/src/config/settings.js";
+import { TrackingError } from "../../../kernel-helpers/src/tracking/index.js";
+import { withStore } from "./with-store.js";
 import { trackOneRun } from "./run-story.js";
-
-async function withStore(work: (tracking: Tracking, root: string) => Promise<void>): Promise<void> {
-  const home = await mkdtemp(join(tmpdir(), "tracking-test-"));
-  try {
-    const settings = resolveSettings({ DATAFLOW_LAB_HOME: home });
-    assert.equal(settings.tracking.kind, "mlflow-file-store");
-    await work(openTracking(settings), join(home, "mlflow"));
-  } finally {
-    await rm(home, { recursive: true, force: true });
-  }
-}
 
 test("the embedded file store reads back what it wrote", async () => {
   await withStore(async (tracking, root) => {
