@@ -23,84 +23,85 @@ const { values: args } = parseArgs({
     help: { type: "boolean", default: false },
   },
 });
-if (args.help) {
-  console.log("usage: npm run benchmark -- [--orders N] [--seed S] [--out result.json] [--work folder]");
-  process.exit(0);
+if (args.help) console.log("usage: npm run benchmark -- [--orders N] [--seed S] [--out result.json] [--work folder]");
+else await benchmark();
+
+async function benchmark(): Promise<void> {
+  const orders = Number(args.orders);
+  const seed = Number(args.seed);
+  if (!Number.isInteger(orders) || orders < 1000) throw new Error(`--orders must be an integer >= 1000, got "${args.orders}"`);
+  if (!Number.isInteger(seed)) throw new Error(`--seed must be an integer, got "${args.seed}"`);
+
+  const work = resolve(args.work!);
+  const dataDir = join(work, `data-${orders}-${seed}`);
+  const labHome = join(work, `lab-${orders}-${seed}`);
+  const outFile = resolve(args.out ?? join(work, `pipeline-${orders}.json`));
+
+  const rssMB = () => Math.round(process.resourceUsage().maxRSS / 1024);
+  const log = (msg: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`);
+
+  // Generated data is reused across runs of the same scale and seed: the benchmark times the pipeline, not the generator.
+  let manifest: Manifest;
+  let generateSeconds: number | null = null;
+  if (existsSync(join(dataDir, "manifest.json"))) {
+    manifest = await readManifest(dataDir);
+    log(`reusing generated data in ${dataDir}`);
+  } else {
+    const t0 = performance.now();
+    manifest = await generate({ orders, seed, out: dataDir, onProgress: (l) => log(`generate ${l}`) });
+    generateSeconds = (performance.now() - t0) / 1000;
+  }
+
+  await rm(labHome, { recursive: true, force: true });
+  const lab = await openLab({ home: labHome, quiet: true });
+  const engine = (await lab.sql("SELECT version()")).scalar();
+
+  log("bronze: landing and loading 4 files");
+  const bronze = await runBronze(lab, dataDir, (s) => log(`  ${s} done (${rssMB()} MB peak RSS)`));
+  const bronzeRss = rssMB();
+  log("silver: applying quality rules");
+  const silver = await runSilver(lab, (s) => log(`  ${s} done (${rssMB()} MB peak RSS)`));
+  const silverRss = rssMB();
+  log("gold: building 3 tables");
+  const gold = await runGold(lab, (s) => log(`  ${s} done (${rssMB()} MB peak RSS)`));
+  const goldRss = rssMB();
+
+  const bronzeRows = bronze.reports.reduce((n, r) => n + r.rows + r.rejected, 0);
+  const silverRows = silver.reports.reduce((n, r) => n + r.rowsIn, 0);
+  // Gold reads the clean silver tables it joins; count those rows as its input.
+  const goldRows = (await lab.sql("SELECT (SELECT count(*) FROM silver.orders) + (SELECT count(*) FROM silver.customers) + (SELECT count(*) FROM silver.products) + (SELECT count(*) FROM silver.events)")).number();
+  const clean = Object.fromEntries(silver.reports.map((r) => [r.target, { rowsIn: r.rowsIn, clean: r.clean, quarantined: r.quarantined }]));
+  lab.close();
+
+  const layer = (seconds: number, rows: number, peak: number) => ({
+    seconds: round(seconds, 3), rows, rowsPerSecond: Math.round(rows / seconds), peakRssMB: peak,
+  });
+  const result = {
+    benchmark: "medallion-pipeline",
+    date: new Date().toISOString(),
+    orders, seed,
+    machine: { cpus: cpus().length, memoryGB: round(totalmem() / 2 ** 30, 1), node: process.version, duckdb: engine },
+    generateSeconds: generateSeconds === null ? null : round(generateSeconds, 2),
+    layers: {
+      bronze: layer(bronze.seconds, bronzeRows, bronzeRss),
+      silver: layer(silver.seconds, silverRows, silverRss),
+      gold: layer(gold.seconds, goldRows, goldRss),
+    },
+    total: layer(bronze.seconds + silver.seconds + gold.seconds, bronzeRows, goldRss),
+    peakRssMB: goldRss,
+    silver: clean,
+    expected: manifest.expected,
+  };
+
+  console.log("\nlayer    seconds      rows        rows/s   peak RSS MB");
+  for (const [name, l] of Object.entries({ ...result.layers, total: result.total })) {
+    console.log(`${name.padEnd(7)} ${l.seconds.toFixed(2).padStart(8)} ${l.rows.toLocaleString("en-US").padStart(12)} ${l.rowsPerSecond.toLocaleString("en-US").padStart(12)} ${String(l.peakRssMB).padStart(10)}`);
+  }
+  await mkdir(dirname(outFile), { recursive: true });
+  await writeFile(outFile, JSON.stringify(result, null, 2) + "\n");
+  console.log(`\n${JSON.stringify(result)}`);
+  log(`wrote ${outFile}`);
 }
-const orders = Number(args.orders);
-const seed = Number(args.seed);
-if (!Number.isInteger(orders) || orders < 1000) throw new Error(`--orders must be an integer >= 1000, got "${args.orders}"`);
-if (!Number.isInteger(seed)) throw new Error(`--seed must be an integer, got "${args.seed}"`);
-
-const work = resolve(args.work!);
-const dataDir = join(work, `data-${orders}-${seed}`);
-const labHome = join(work, `lab-${orders}-${seed}`);
-const outFile = resolve(args.out ?? join(work, `pipeline-${orders}.json`));
-
-const rssMB = () => Math.round(process.resourceUsage().maxRSS / 1024);
-const log = (msg: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`);
-
-// Generated data is reused across runs of the same scale and seed: the benchmark times the pipeline, not the generator.
-let manifest: Manifest;
-let generateSeconds: number | null = null;
-if (existsSync(join(dataDir, "manifest.json"))) {
-  manifest = await readManifest(dataDir);
-  log(`reusing generated data in ${dataDir}`);
-} else {
-  const t0 = performance.now();
-  manifest = await generate({ orders, seed, out: dataDir, onProgress: (l) => log(`generate ${l}`) });
-  generateSeconds = (performance.now() - t0) / 1000;
-}
-
-await rm(labHome, { recursive: true, force: true });
-const lab = await openLab({ home: labHome, quiet: true });
-const engine = (await lab.sql("SELECT version()")).scalar();
-
-log("bronze: landing and loading 4 files");
-const bronze = await runBronze(lab, dataDir, (s) => log(`  ${s} done (${rssMB()} MB peak RSS)`));
-const bronzeRss = rssMB();
-log("silver: applying quality rules");
-const silver = await runSilver(lab, (s) => log(`  ${s} done (${rssMB()} MB peak RSS)`));
-const silverRss = rssMB();
-log("gold: building 3 tables");
-const gold = await runGold(lab, (s) => log(`  ${s} done (${rssMB()} MB peak RSS)`));
-const goldRss = rssMB();
-
-const bronzeRows = bronze.reports.reduce((n, r) => n + r.rows + r.rejected, 0);
-const silverRows = silver.reports.reduce((n, r) => n + r.rowsIn, 0);
-// Gold reads the clean silver tables it joins; count those rows as its input.
-const goldRows = (await lab.sql("SELECT (SELECT count(*) FROM silver.orders) + (SELECT count(*) FROM silver.customers) + (SELECT count(*) FROM silver.products) + (SELECT count(*) FROM silver.events)")).number();
-const clean = Object.fromEntries(silver.reports.map((r) => [r.target, { rowsIn: r.rowsIn, clean: r.clean, quarantined: r.quarantined }]));
-lab.close();
-
-const layer = (seconds: number, rows: number, peak: number) => ({
-  seconds: round(seconds, 3), rows, rowsPerSecond: Math.round(rows / seconds), peakRssMB: peak,
-});
-const result = {
-  benchmark: "medallion-pipeline",
-  date: new Date().toISOString(),
-  orders, seed,
-  machine: { cpus: cpus().length, memoryGB: round(totalmem() / 2 ** 30, 1), node: process.version, duckdb: engine },
-  generateSeconds: generateSeconds === null ? null : round(generateSeconds, 2),
-  layers: {
-    bronze: layer(bronze.seconds, bronzeRows, bronzeRss),
-    silver: layer(silver.seconds, silverRows, silverRss),
-    gold: layer(gold.seconds, goldRows, goldRss),
-  },
-  total: layer(bronze.seconds + silver.seconds + gold.seconds, bronzeRows, goldRss),
-  peakRssMB: goldRss,
-  silver: clean,
-  expected: manifest.expected,
-};
-
-console.log("\nlayer    seconds      rows        rows/s   peak RSS MB");
-for (const [name, l] of Object.entries({ ...result.layers, total: result.total })) {
-  console.log(`${name.padEnd(7)} ${l.seconds.toFixed(2).padStart(8)} ${l.rows.toLocaleString("en-US").padStart(12)} ${l.rowsPerSecond.toLocaleString("en-US").padStart(12)} ${String(l.peakRssMB).padStart(10)}`);
-}
-await mkdir(dirname(outFile), { recursive: true });
-await writeFile(outFile, JSON.stringify(result, null, 2) + "\n");
-console.log(`\n${JSON.stringify(result)}`);
-log(`wrote ${outFile}`);
 
 function round(x: number, digits: number): number {
   return Math.round(x * 10 ** digits) / 10 ** digits;
