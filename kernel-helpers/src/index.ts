@@ -22,6 +22,12 @@ export { FolderSource, type FolderSourceOptions } from "./stream/folder-source.j
 export { KafkaSource, type KafkaSourceOptions } from "./stream/kafka-source.js";
 export { StreamError, type StreamSource, type StreamMessage, type Position } from "./stream/source.js";
 export type { TopicSchema, FieldType } from "./stream/schema.js";
+// streaming: the marketplace's events, the synthetic producer, live silver/gold, the ingestion API
+export { TOPICS, INTERACTION_TYPES, MARKETPLACE_SCHEMAS, EVENT_ID, eventJsonSchema, type MarketplaceTopic, type Transaction, type UserInteraction } from "./stream/events.js";
+export { marketplaceEvents, produceToApi, type MarketplaceOptions, type MarketplaceEvent, type ProduceOptions, type ProduceReport } from "./stream/marketplace.js";
+export { refreshLiveTables, describeLiveRefresh, LIVE_PROGRESS, REVENUE_PER_MINUTE, ACTIVE_USERS_PER_MINUTE, type LiveRefreshReport } from "./stream/live.js";
+export { createApi, startApi, type ApiOptions, type ListenOptions, type RunningApi, type ApiStats, type EventError } from "./api/server.js";
+export { KafkaPublisher, FolderPublisher, PublishUnavailableError, type EventPublisher, type Ack, type OutgoingEvent } from "./api/publisher.js";
 export {
   openTracking, MlflowServerTracking, MlflowFileStoreTracking, TrackingError, parseModelUri,
   type Tracking, type MlflowServerOptions, type Experiment, type Run, type RunInfo, type RunStatus, type RunData,

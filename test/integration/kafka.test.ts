@@ -32,7 +32,7 @@ if (child) {
       return run(sql, params);
     };
   }
-  const r = await runStreamSink(lab, { ...sinkOptions(child), onBatch: (b) => process.stdout.write(`BATCH ${b.rows}\n`) });
+  const r = await runStreamSink(lab, { ...sinkOptions(child), onBatch: (b) => void process.stdout.write(`BATCH ${b.rows}\n`) });
   process.stdout.write(`DONE ${r.rows} ${r.deadLetters}\n`);
   lab.close();
 } else {

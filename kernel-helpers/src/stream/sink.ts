@@ -29,8 +29,8 @@ export interface StreamSinkOptions {
   /** Stop once no message has arrived for this long. */
   readonly idleStopMs?: number;
   readonly signal?: AbortSignal;
-  /** Called after each committed batch, e.g. to update a progress bar. */
-  readonly onBatch?: (batch: BatchReport) => void;
+  /** Called after each committed batch, e.g. to update a progress bar or refresh live tables; awaited before the next poll. */
+  readonly onBatch?: (batch: BatchReport) => void | Promise<void>;
 }
 
 export interface BatchReport {
@@ -108,7 +108,7 @@ export async function runStreamSink(lab: Lab, options: StreamSinkOptions): Promi
       totals.rows += committed.rows;
       totals.deadLetters += committed.deadLetters;
       totals.duplicates += committed.duplicates;
-      options.onBatch?.({
+      await options.onBatch?.({
         batch: totals.batches, rows: committed.rows, deadLetters: committed.deadLetters, duplicates: committed.duplicates,
         snapshotId: await lab.catalog.currentSnapshot(), seconds: (performance.now() - t0) / 1000,
       });

@@ -1,0 +1,124 @@
+/**
+ * The ingestion API on the embedded landing folder: what it answers, and that what it accepted is
+ * exactly what the stream sink loads into bronze, at the offsets it reported.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import {
+  createApi, FolderPublisher, marketplaceEvents, MARKETPLACE_SCHEMAS, produceToApi, PublishUnavailableError, runStreamSink, startApi, TOPICS,
+  type EventPublisher,
+} from "../../../kernel-helpers/src/index.js";
+import { withLab } from "../helpers.js";
+
+const tx = (id: string, extra: Record<string, unknown> = {}) => ({
+  transaction_id: id, user_id: 7, product_id: 3, category: "Books", quantity: 2, amount: 19.9, currency: "EUR", event_time: "2026-11-21T10:00:00Z", ...extra,
+});
+
+test("202 names where each event went; a batch is stored in order", async () => {
+  await withLab(async (lab) => {
+    const app = createApi({ settings: lab.settings });
+    try {
+      const one = await app.inject({ method: "POST", url: "/api/v1/transactions", payload: tx("a") });
+      assert.equal(one.statusCode, 202);
+      assert.deepEqual(one.json(), { accepted: 1, topic: "transactions", events: [{ id: "a", partition: 0, offset: 0 }] });
+      const batch = await app.inject({ method: "POST", url: "/api/v1/transactions", payload: [tx("b"), tx("c")] });
+      assert.equal(batch.statusCode, 202);
+      assert.deepEqual(batch.json().events.map((e: { offset: number }) => e.offset), [1, 2]);
+      const interaction = await app.inject({ method: "POST", url: "/api/v1/user-interactions", payload: { interaction_id: "i1", user_id: 7, interaction_type: "view", event_time: "2026-11-21T10:00:00Z" } });
+      assert.equal(interaction.statusCode, 202);
+      assert.equal(interaction.json().topic, "user-interactions");
+      assert.deepEqual(app.stats()[TOPICS.transactions], { accepted: 3, rejected: 0, unavailable: 0 });
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+test("400 lists every failing field with its index, and nothing of the request is stored", async () => {
+  await withLab(async (lab) => {
+    const app = createApi({ settings: lab.settings });
+    try {
+      const r = await app.inject({ method: "POST", url: "/api/v1/transactions", payload: [tx("ok"), tx("bad", { user_id: "7", quantity: 0, currency: "eur" }), { transaction_id: "x" }] });
+      assert.equal(r.statusCode, 400);
+      const body = r.json() as { errors: { index: number; field: string; message: string }[]; fix: string; message: string };
+      assert.deepEqual(body.errors.filter((e) => e.index === 1).map((e) => e.field).sort(), ["currency", "quantity", "user_id"]);
+      assert.ok(body.errors.some((e) => e.index === 2 && e.field === "event_time" && e.message === "is required"));
+      assert.match(body.message, /2 of 3 invalid/);
+      assert.match(body.fix, /nothing in this request was stored/);
+      const kinds = await app.inject({ method: "POST", url: "/api/v1/user-interactions", payload: { interaction_id: "i", user_id: 1, interaction_type: "purchase", event_time: "yesterday" } });
+      assert.equal(kinds.statusCode, 400);
+      assert.deepEqual(kinds.json().errors.map((e: { field: string }) => e.field).sort(), ["event_time", "interaction_type"]);
+      const notJson = await app.inject({ method: "POST", url: "/api/v1/transactions", headers: { "content-type": "application/json" }, payload: "{nope" });
+      assert.equal(notJson.statusCode, 400);
+      const empty = await app.inject({ method: "POST", url: "/api/v1/transactions", payload: [] });
+      assert.equal(empty.statusCode, 400);
+      // The only thing stored is what a later valid request sends: it gets the first offset.
+      const later = await app.inject({ method: "POST", url: "/api/v1/transactions", payload: tx("first") });
+      assert.equal(later.json().events[0].offset, 0);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+test("503 with Retry-After when the store does not acknowledge; /ready says so too", async () => {
+  await withLab(async (lab) => {
+    const down: EventPublisher = {
+      description: "a broker that is down",
+      ready: async () => ({ ready: false, detail: "unreachable" }),
+      publish: async () => { throw new PublishUnavailableError("no ack", { fix: "retry" }); },
+      close: async () => undefined,
+    };
+    const app = createApi({ settings: lab.settings, publisher: down });
+    try {
+      const r = await app.inject({ method: "POST", url: "/api/v1/transactions", payload: tx("a") });
+      assert.equal(r.statusCode, 503);
+      assert.equal(r.headers["retry-after"], "1");
+      assert.equal(app.stats()[TOPICS.transactions].unavailable, 1);
+      assert.equal((await app.inject({ method: "GET", url: "/ready" })).statusCode, 503);
+      assert.equal((await app.inject({ method: "GET", url: "/health" })).statusCode, 200);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+test("a folder publisher that cannot write answers 503, not 202", async () => {
+  await withLab(async (lab) => {
+    // A file where the landing folder should be: mkdir fails.
+    const blocked = join(lab.settings.home, "catalog-file-not-a-folder");
+    await (await import("node:fs/promises")).writeFile(blocked, "x");
+    const app = createApi({ settings: lab.settings, publisher: new FolderPublisher({ path: blocked }) });
+    try {
+      const r = await app.inject({ method: "POST", url: "/api/v1/transactions", payload: tx("a") });
+      assert.equal(r.statusCode, 503);
+      assert.match(r.json().message, /Could not append 1 event/);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+test("what the API accepted is exactly what the sink loads, at the offsets the API reported", async () => {
+  await withLab(async (lab) => {
+    const api = await startApi({ settings: lab.settings });
+    try {
+      const events = marketplaceEvents({ runId: "u1", seed: 7, invalidShare: 0.1 });
+      const produced = await produceToApi({ url: api.url, events, count: 400, ratePerSecond: 100_000, batchSize: 25 });
+      assert.ok(produced.rejected > 0, "some invalid transactions were sent");
+      assert.equal(produced.unavailable.length, 0);
+      const accepted = produced.accepted[TOPICS.transactions].length + produced.accepted[TOPICS.interactions].length;
+      assert.equal(accepted + produced.rejected, 400);
+      const sunk = await runStreamSink(lab, { topics: Object.values(TOPICS), schemas: MARKETPLACE_SCHEMAS, keyField: "user_id", batchSize: 100, maxWaitMs: 20, idleStopMs: 100 });
+      assert.equal(sunk.rows, accepted);
+      assert.equal(sunk.deadLetters, 0);
+      const ids = (await lab.sql(`SELECT list(transaction_id ORDER BY transaction_id) AS ids, count(DISTINCT _offset) AS offsets, count(*) FILTER (_key = user_id::VARCHAR) AS keyed, count(*) AS n FROM bronze.transactions`)).rows()[0]!;
+      assert.deepEqual(ids["ids"], [...produced.accepted[TOPICS.transactions]].sort());
+      assert.equal(Number(ids["offsets"]), Number(ids["n"]));
+      assert.equal(Number(ids["keyed"]), Number(ids["n"]));
+    } finally {
+      await api.close();
+    }
+  });
+});
