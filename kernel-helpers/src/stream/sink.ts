@@ -75,7 +75,7 @@ export async function runStreamSink(lab: Lab, options: StreamSinkOptions): Promi
   const topics = [...new Set(options.topics)];
   if (topics.length === 0) throw new StreamError("runStreamSink needs at least one topic.", { fix: 'Pass topics: ["transactions", …].' });
   const specs = topics.map((topic) => ({ topic, table: bronzeTableFor(topic), fields: parseSchema(topic, options.schemas?.[topic]) }));
-  const source = options.source ?? defaultSource(lab, topics);
+  const source = options.source ?? streamSourceFor(lab, topics);
   const batchSize = Math.max(1, options.batchSize ?? 1000);
   const maxWaitMs = options.maxWaitMs ?? 1000;
 
@@ -126,7 +126,8 @@ export function describeStreamSink(r: StreamSinkReport): string {
   return `stream → bronze: +${r.rows.toLocaleString("en-US")} rows in ${r.batches} batch(es), ${r.seconds.toFixed(2)}s${dl}${dup} (stopped: ${r.stoppedBecause})`;
 }
 
-function defaultSource(lab: Lab, topics: string[]): StreamSource {
+/** The lab's stream: Kafka when KAFKA_BOOTSTRAP_SERVERS is set, else the landing folder. */
+export function streamSourceFor(lab: Lab, topics: readonly string[]): StreamSource {
   const s = lab.settings.stream;
   return s.kind === "kafka"
     ? new KafkaSource({ brokers: s.bootstrapServers, topics })

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { formatBar, renderChart, renderTable, renderText } from "../../../kernel-helpers/src/index.js";
+import { createRequire } from "node:module";
+import { formatBar, liveChart, renderChart, renderTable, renderText, VEGALITE_MIME } from "../../../kernel-helpers/src/index.js";
 import { withLab } from "../helpers.js";
 
 test("HTML tables escape values, right-align numbers and say when rows are cut", async () => {
@@ -42,4 +43,24 @@ test("an invalid chart spec fails with vega-lite's message", async () => {
 test("the progress bar shows fraction, counts and rate", () => {
   const s = formatBar("load", 50, 200, 2);
   assert.match(s, /^load \[█{8}░{22}\]  25% 50\/200 2\.0s 25\/s$/);
+});
+
+test("a live chart replaces itself in place: one display id, first a new display, then updates", async () => {
+  const require = createRequire(import.meta.url);
+  const jupyter = require("tslab/dist/jupyter.js") as { lastWriteDisplayData: unknown };
+  const sent: { data: Record<string, unknown>; transient: { display_id?: string }; update: boolean }[] = [];
+  const saved = jupyter.lastWriteDisplayData;
+  jupyter.lastWriteDisplayData = (msg: { data: Record<string, unknown>; transient: { display_id?: string } }, update: boolean) => sent.push({ ...msg, update });
+  try {
+    const chart = liveChart({ title: "revenue", mark: "bar", encoding: { x: { field: "m", type: "nominal" }, y: { field: "v", type: "quantitative" } } });
+    await chart.update([{ m: "10:01", v: 1 }]);
+    await chart.update([{ m: "10:01", v: 1 }, { m: "10:02", v: 3 }]);
+    assert.equal(sent.length, 2);
+    assert.deepEqual(sent.map((s) => s.update), [false, true]);
+    assert.ok(sent[0]!.transient.display_id && sent[0]!.transient.display_id === sent[1]!.transient.display_id);
+    assert.match(String(sent[1]!.data["image/svg+xml"]), /<svg/);
+    assert.equal((sent[1]!.data[VEGALITE_MIME] as { data: { values: unknown[] } }).data.values.length, 2);
+  } finally {
+    jupyter.lastWriteDisplayData = saved;
+  }
 });
