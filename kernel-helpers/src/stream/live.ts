@@ -123,7 +123,10 @@ export async function refreshLiveTables(lab: Lab): Promise<LiveRefreshReport> {
             SELECT ${literal(runId)}, ${literal(source.bronze.replaceAll('"', ""))}, ${literal(source.silver)},
                    ${literal(`snapshots ${start}..${to}`)}, _topic || '/' || _partition, _offset, __failed, _value::JSON, now()
             FROM temp.main.${stage} WHERE len(__failed) > 0`);
-          await lab.catalog.run(`INSERT INTO ${LIVE_PROGRESS} VALUES (?, ?, now())`, [source.bronze, to]);
+          // One row per source, updated in place: two refreshes racing on the same rows both update
+          // it, and DuckLake refuses the second commit rather than letting both count the rows.
+          const updated = await lab.catalog.run(`UPDATE ${LIVE_PROGRESS} SET last_snapshot = ?, updated_at = now() WHERE source_table = ?`, [to, source.bronze]);
+          if (updated === 0) await lab.catalog.run(`INSERT INTO ${LIVE_PROGRESS} VALUES (?, ?, now())`, [source.bronze, to]);
         }
         minutesTouched = await foldGold(lab, staged.map((s) => s.stage), staged.some((s) => s.source.topic === TOPICS.transactions));
       });
