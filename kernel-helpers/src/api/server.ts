@@ -13,6 +13,11 @@ export interface ApiOptions {
   readonly publisher?: EventPublisher;
   /** Most events in one POST; default 5000. */
   readonly maxBatch?: number;
+  /**
+   * Kafka topic (or landing sub-folder) per event type; default TOPICS. Tests and benchmarks publish
+   * to topics of their own so they never mix with the lab's shared `transactions` stream.
+   */
+  readonly topicNames?: Partial<Record<MarketplaceTopic, string>>;
   /** Fastify's request log; off by default so notebooks stay readable. */
   readonly logger?: boolean;
 }
@@ -54,7 +59,8 @@ const ROUTES: Record<MarketplaceTopic, string> = {
  */
 export function createApi(options: ApiOptions = {}): FastifyInstance & { publisher: EventPublisher; stats(): ApiStats } {
   const settings = options.settings ?? resolveSettings();
-  const publisher = options.publisher ?? defaultPublisher(settings, Object.values(TOPICS));
+  const topicName = (t: MarketplaceTopic): string => options.topicNames?.[t] ?? t;
+  const publisher = options.publisher ?? defaultPublisher(settings, Object.values(TOPICS).map(topicName));
   const maxBatch = options.maxBatch ?? 5000;
   const app = Fastify({ logger: options.logger ?? false, bodyLimit: 16 * 1024 * 1024 });
   const stats = Object.fromEntries(Object.values(TOPICS).map((t) => [t, { accepted: 0, rejected: 0, unavailable: 0 }])) as ApiStats;
@@ -80,11 +86,11 @@ export function createApi(options: ApiOptions = {}): FastifyInstance & { publish
       }
       const idField = EVENT_ID[topic];
       try {
-        const acks = await publisher.publish(topic, events.map((e: Record<string, unknown>) => ({ key: String(e[KEY_FIELD]), value: JSON.stringify(e) })));
+        const acks = await publisher.publish(topicName(topic), events.map((e: Record<string, unknown>) => ({ key: String(e[KEY_FIELD]), value: JSON.stringify(e) })));
         stats[topic].accepted += events.length;
         return reply.code(202).send({
           accepted: events.length,
-          topic,
+          topic: topicName(topic),
           events: acks.map((a, i) => ({ id: (events[i] as Record<string, unknown>)[idField], partition: a.partition, offset: a.offset })),
         });
       } catch (e) {

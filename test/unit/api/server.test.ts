@@ -122,3 +122,33 @@ test("what the API accepted is exactly what the sink loads, at the offsets the A
     }
   });
 });
+
+test("concurrent requests never interleave: offsets are unique and each line holds the event its 202 named", async () => {
+  await withLab(async (lab) => {
+    const app = createApi({ settings: lab.settings, maxBatch: 10, topicNames: { [TOPICS.transactions]: "tx-own" } });
+    try {
+      const replies = await Promise.all(Array.from({ length: 30 }, (_, r) =>
+        app.inject({ method: "POST", url: "/api/v1/transactions", payload: Array.from({ length: 10 }, (_, i) => tx(`c${r}-${i}`)) })));
+      assert.ok(replies.every((r) => r.statusCode === 202 && r.json().topic === "tx-own"));
+      const acks = replies.flatMap((r) => r.json().events as { id: string; offset: number }[]);
+      assert.deepEqual(acks.map((a) => a.offset).sort((a, b) => a - b), Array.from({ length: 300 }, (_, i) => i));
+      // Within one request the events keep their order and are contiguous.
+      for (const r of replies) {
+        const offsets = (r.json().events as { offset: number }[]).map((e) => e.offset);
+        assert.deepEqual(offsets, offsets.map((_, i) => offsets[0]! + i));
+      }
+      const { readdir, readFile } = await import("node:fs/promises");
+      const dir = join(lab.settings.home, "landing", "tx-own");
+      const files = await readdir(dir);
+      assert.equal(files.length, 1);
+      const lines = (await readFile(join(dir, files[0]!), "utf8")).split("\n").filter(Boolean);
+      assert.equal(lines.length, 300);
+      for (const a of acks) assert.equal(JSON.parse(lines[a.offset]!).transaction_id, a.id);
+      const tooMany = await app.inject({ method: "POST", url: "/api/v1/transactions", payload: Array.from({ length: 11 }, (_, i) => tx(`m${i}`)) });
+      assert.equal(tooMany.statusCode, 400);
+      assert.match(tooMany.json().message, /1 to 10 events, got 11/);
+    } finally {
+      await app.close();
+    }
+  });
+});
