@@ -34,4 +34,10 @@ export {
   type Tracking, type MlflowServerOptions, type Experiment, type Run, type RunInfo, type RunStatus, type RunData,
   type MetricPoint, type ParamValue, type DatasetInput, type ModelVersion, type StartRunOptions,
 } from "./tracking/index.js";
+// ML: features from gold, k-means segments and a churn forest (mljs), MLflow model directories, scores and recommendations
+export {
+  loadFeatures, standardizer, trainTestSplit, MlError, classificationMetrics, rocAuc, rocCurve, sweepK, trainSegments, trainChurnForest,
+  permutationImportance, silhouette, score, logModel, loadModel, FLAVOR, writeCustomerScores, recommendationsFor, CUSTOMER_SCORES,
+  type FeatureMatrix, type ClassificationMetrics, type ModelSpec, type KSweepPoint, type LoadedModel, type CustomerScores, type Recommendations,
+} from "./ml/index.js";
 export { LabError, ConfigError, CatalogError, StorageError, IngestError, QualityError, CheckFailedError } from "./errors.js";

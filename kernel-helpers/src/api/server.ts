@@ -4,6 +4,8 @@ import addFormats from "ajv-formats";
 import { resolveSettings, type LabSettings } from "../config/settings.js";
 import { messageOf } from "../errors.js";
 import { EVENT_ID, eventJsonSchema, KEY_FIELD, TOPICS, type MarketplaceTopic } from "../stream/events.js";
+import type { Lab } from "../lab.js";
+import { recommendationRoutes } from "./recommendations.js";
 import { defaultPublisher, PublishUnavailableError, type EventPublisher } from "./publisher.js";
 
 export interface ApiOptions {
@@ -20,6 +22,8 @@ export interface ApiOptions {
   readonly topicNames?: Partial<Record<MarketplaceTopic, string>>;
   /** Fastify's request log; off by default so notebooks stay readable. */
   readonly logger?: boolean;
+  /** The lab whose gold tables the recommendations endpoint reads; without one it answers 503. */
+  readonly lab?: Lab;
 }
 
 export interface ListenOptions extends ApiOptions {
@@ -58,7 +62,7 @@ const ROUTES: Record<MarketplaceTopic, string> = {
  * so a 2xx is never given for an event that was not stored.
  */
 export function createApi(options: ApiOptions = {}): FastifyInstance & { publisher: EventPublisher; stats(): ApiStats } {
-  const settings = options.settings ?? resolveSettings();
+  const settings = options.settings ?? options.lab?.settings ?? resolveSettings();
   const topicName = (t: MarketplaceTopic): string => options.topicNames?.[t] ?? t;
   const publisher = options.publisher ?? defaultPublisher(settings, Object.values(TOPICS).map(topicName));
   const maxBatch = options.maxBatch ?? 5000;
@@ -101,6 +105,7 @@ export function createApi(options: ApiOptions = {}): FastifyInstance & { publish
     });
   }
 
+  recommendationRoutes(app, options.lab);
   app.get("/health", async () => ({ status: "ok" }));
   app.get("/ready", async (_request, reply) => {
     const r = await publisher.ready();

@@ -105,3 +105,50 @@ export function readBackWithMlflow(trackingUri: string, experiment: string, runI
   const out = runPython(READ_BACK, [trackingUri, experiment, runId, model, alias]);
   return JSON.parse(out.trim().split("\n").pop()!) as ReadBack;
 }
+
+/**
+ * What notebook 06 left on the server, as MLflow's client sees it: the experiment's runs with their
+ * params, metrics, inputs and artifacts, the churn model's champion version, and its MLmodel parsed
+ * by MLflow's own Model.load (flavor and input signature). argv: tracking URI, name prefix.
+ */
+const NOTEBOOK_READ_BACK = String.raw`
+import json, os, sys, tempfile
+import mlflow
+from mlflow import MlflowClient
+from mlflow.models import Model
+uri, name = sys.argv[1:3]
+mlflow.set_tracking_uri(uri)
+mlflow.set_registry_uri(uri)
+c = MlflowClient(tracking_uri=uri, registry_uri=uri)
+e = c.get_experiment_by_name(name + "-customers")
+def walk(run_id, path=None):
+    out = []
+    for f in c.list_artifacts(run_id, path):
+        out += walk(run_id, f.path) if f.is_dir else [f.path]
+    return out
+runs = [{
+    "id": r.info.run_id, "name": r.info.run_name, "status": r.info.status, "params": r.data.params, "metrics": r.data.metrics,
+    "inputs": [d.dataset.name for d in r.inputs.dataset_inputs], "artifacts": sorted(walk(r.info.run_id)),
+    "silhouette_steps": sorted(m.step for m in c.get_metric_history(r.info.run_id, "silhouette")),
+} for r in c.search_runs([e.experiment_id])]
+mv = c.get_model_version_by_alias(name + "-churn", "champion")
+dst = tempfile.mkdtemp()
+model_dir = mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}-churn@champion", dst_path=os.path.join(dst, "model"))
+m = Model.load(model_dir)
+print(json.dumps({
+    "runs": runs,
+    "champion": {"version": str(mv.version), "run_id": mv.run_id, "aliases": list(mv.aliases)},
+    "mlmodel": {"flavors": sorted(m.flavors), "inputs": m.signature.inputs.input_names(), "run_id": m.run_id},
+}))
+`;
+
+export interface NotebookReadBack {
+  runs: { id: string; name: string; status: string; params: Record<string, string>; metrics: Record<string, number>; inputs: string[]; artifacts: string[]; silhouette_steps: number[] }[];
+  champion: { version: string; run_id: string; aliases: string[] };
+  mlmodel: { flavors: string[]; inputs: string[]; run_id: string };
+}
+
+export function readNotebookRunsWithMlflow(trackingUri: string, name: string): NotebookReadBack {
+  const out = runPython(NOTEBOOK_READ_BACK, [trackingUri, name]);
+  return JSON.parse(out.trim().split("\n").pop()!) as NotebookReadBack;
+}
