@@ -9,7 +9,9 @@ import { spawnSync } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { embeddedEnv } from "../embedded.js";
+import { hasMlflowPython, MLFLOW_PYTHON, readNotebookRunsWithMlflow } from "../integration/support/mlflow-python.js";
 
 const python = ".lab-env/venv/bin/python";
 const notebooks = (await readdir("notebooks")).filter((f) => /^\d\d_.*\.ipynb$/.test(f)).sort().map((f) => join("notebooks", f));
@@ -62,6 +64,16 @@ test("every walkthrough notebook runs headless, twice on the same lab, with char
       assert.equal((html.match(/src="data:image\/svg\+xml;base64,/g) ?? []).length, svgs.length, `${name}.html shows every chart as SVG`);
     }
     assert.ok(charts >= 6, `expected the walkthrough to draw at least 6 charts, found ${charts}`);
+
+    // The ML notebook's embedded tracking is MLflow's own file-store layout: MLflow's Python client
+    // (from the native services' venv, which npm test installs) reads both runs of each notebook run
+    // and loads the champion's MLmodel.
+    if (!hasMlflowPython()) assert.fail(`MLflow's Python client is missing (${MLFLOW_PYTHON}); run bash scripts/services/up.sh once`);
+    const seen = readNotebookRunsWithMlflow(pathToFileURL(join(lab, "mlflow")).href, "dataflow-lab");
+    assert.deepEqual(seen.runs.map((r) => `${r.name}:${r.status}`).sort(), ["kmeans-rfm:FINISHED", "kmeans-rfm:FINISHED", "random-forest-churn:FINISHED", "random-forest-churn:FINISHED"]);
+    assert.equal(seen.champion.version, "2", "the second run registered version 2 and moved the alias");
+    assert.deepEqual(seen.mlmodel.flavors, ["dataflow_lab"]);
+    assert.ok(seen.runs.some((r) => r.id === seen.champion.run_id && r.name === "random-forest-churn"));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
