@@ -1,7 +1,7 @@
 import type { DuckDBValue } from "@duckdb/node-api";
 import { Catalog } from "./catalog/catalog.js";
 import type { QueryResult } from "./catalog/result.js";
-import { describeSettings, resolveSettings, s3Credentials, type LabSettings } from "./config/settings.js";
+import { describeSettings, resolveSettings, s3Credentials, userNamespace, type LabSettings } from "./config/settings.js";
 import { LocalStorage } from "./storage/local-storage.js";
 import { S3Storage } from "./storage/s3-storage.js";
 import type { ObjectStore } from "./storage/object-store.js";
@@ -80,7 +80,7 @@ async function createLab(settings: LabSettings): Promise<Lab> {
   const storage: ObjectStore =
     settings.storage.kind === "local"
       ? new LocalStorage(settings.storage.root)
-      : new S3Storage(settings.storage.endpoint, settings.storage.region, s3Credentials());
+      : new S3Storage(settings.storage.endpoint, settings.storage.region, s3Credentials(), userNamespace(settings.user).keyPrefix);
   try {
     await storage.ensureBuckets();
     return new Lab(settings, storage, await Catalog.open(settings));

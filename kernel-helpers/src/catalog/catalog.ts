@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from "@duckdb/node-api";
 import { CatalogError, LabError, messageOf } from "../errors.js";
-import { ENV, LAYERS, redact, s3Credentials, type LabSettings } from "../config/settings.js";
+import { ENV, LAYERS, redact, s3Credentials, userNamespace, type LabSettings } from "../config/settings.js";
 import { isConnectionError, retry } from "../retry.js";
 import { QueryResult } from "./result.js";
 import { ident, literal, parseTableName, qualified } from "./sql.js";
@@ -52,17 +52,22 @@ export class Catalog {
       if (settings.storage.kind === "s3") {
         await catalog.loadExtension("httpfs", settings);
         await catalog.createS3Secret(settings.storage.endpoint, settings.storage.region);
-        dataPath = "s3://";
+        dataPath = userNamespace(settings.user).dataPath;
       } else {
         mkdirSync(settings.home, { recursive: true });
       }
       let target = `ducklake:${settings.catalog.kind === "duckdb-file" ? settings.catalog.path : ""}`;
+      let options = `DATA_PATH ${literal(dataPath)}`;
       if (settings.catalog.kind === "postgres") {
         await catalog.loadExtension("postgres_scanner", settings);
         target = `ducklake:postgres:${settings.catalog.url}`;
+        // A workshop user's lake metadata lives in their own PostgreSQL schema, so two trainees on one
+        // catalog database never see each other's tables (the hub also gives each a role limited to it).
+        const metadataSchema = userNamespace(settings.user).metadataSchema;
+        if (metadataSchema) options += `, METADATA_SCHEMA ${literal(metadataSchema)}`;
       }
       // PostgreSQL may still be starting (connection refused): wait for it, boundedly.
-      await retry(() => connection.run(`ATTACH ${literal(target)} AS ${LAKE} (DATA_PATH ${literal(dataPath)})`), {
+      await retry(() => connection.run(`ATTACH ${literal(target)} AS ${LAKE} (${options})`), {
         timeoutMs: 20_000,
         isTransient: isConnectionError,
       });
@@ -78,10 +83,11 @@ export class Catalog {
 
   /** DuckDB reads and writes s3:// paths with a secret built from the same variables as the SDK. */
   private async createS3Secret(endpoint: string, region: string): Promise<void> {
-    const { accessKeyId, secretAccessKey } = s3Credentials();
+    const { accessKeyId, secretAccessKey, sessionToken } = s3Credentials();
     const url = new URL(endpoint);
+    const token = sessionToken ? `SESSION_TOKEN ${literal(sessionToken)}, ` : "";
     await this.connection.run(`CREATE OR REPLACE SECRET lab_s3 (
-      TYPE s3, KEY_ID ${literal(accessKeyId)}, SECRET ${literal(secretAccessKey)}, REGION ${literal(region)},
+      TYPE s3, KEY_ID ${literal(accessKeyId)}, SECRET ${literal(secretAccessKey)}, ${token}REGION ${literal(region)},
       ENDPOINT ${literal(url.host)}, URL_STYLE 'path', USE_SSL ${url.protocol === "https:"})`);
   }
 

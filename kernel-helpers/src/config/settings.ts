@@ -30,6 +30,11 @@ export interface LabSettings {
   readonly tracking: TrackingSettings;
   /** Where DuckDB looks for extension binaries (see kernel-helpers/duckdb-pin.json). */
   readonly extensionDirectory: string | undefined;
+  /**
+   * The workshop user whose namespace this lab is (JupyterHub sets JUPYTERHUB_USER), or undefined for a
+   * single-user lab. With services it scopes object keys and the DuckLake catalog; see userNamespace().
+   */
+  readonly user: string | undefined;
 }
 
 /** The variables the lab reads. The standard names are the ones the AWS SDK, Kafka and MLflow tools use. */
@@ -42,7 +47,13 @@ export const ENV = {
   region: "AWS_REGION",
   kafka: "KAFKA_BOOTSTRAP_SERVERS",
   mlflow: "MLFLOW_TRACKING_URI",
+  user: "DATAFLOW_LAB_USER",
+  hubUser: "JUPYTERHUB_USER",
 } as const;
+
+/** User names the lab accepts; the hub's username_pattern is the same, so a name maps to one prefix only. */
+// No "_": the catalog schema maps "-" to "_", and that mapping must stay one-to-one.
+export const USER_PATTERN = /^[a-z][a-z0-9-]{0,31}$/;
 
 /** The embedded buckets: one folder each under the lab home. */
 export const BUCKETS = ["bronze", "silver", "gold", "mlflow"] as const;
@@ -71,14 +82,41 @@ export function resolveSettings(env: Env = process.env, cwd: string = process.cw
         ? { kind: "mlflow-server", uri: mlflow }
         : { kind: "mlflow-file-store", path: mlflow ? mlflow.replace(/^file:(\/\/)?/, "") : join(home, "mlflow") },
     extensionDirectory: nonEmpty(env[ENV.extensions]) ?? projectExtensionDirectory(cwd),
+    user: labUser(env),
   };
+}
+
+// Our own variable first, so a test (or a trainer) can pick a namespace outside JupyterHub.
+function labUser(env: Env): string | undefined {
+  const source = nonEmpty(env[ENV.user]) !== undefined ? ENV.user : ENV.hubUser;
+  const user = nonEmpty(env[source]);
+  if (user === undefined) return undefined;
+  // The name becomes an S3 key prefix and a SQL schema name: refuse anything that could escape either.
+  if (!USER_PATTERN.test(user)) {
+    throw new ConfigError(`${source}=${JSON.stringify(user)} is not a valid lab user name (lower-case letter first, then up to 31 of a-z 0-9 -).`, {
+      fix: `Use a simple lower-case name such as "alice" or "trainee-07" (the hub only accepts such names), or unset ${source} for a single-user lab.`,
+      context: { variable: source, value: user },
+    });
+  }
+  return user;
+}
+
+/**
+ * Where a user's data lives when the lab runs on shared services. Without a user: the buckets' roots and
+ * DuckLake's default metadata schema (today's layout, unchanged).
+ */
+export function userNamespace(user: string | undefined): { keyPrefix: string; metadataSchema: string | undefined; dataPath: string } {
+  if (user === undefined) return { keyPrefix: "", metadataSchema: undefined, dataPath: "s3://" };
+  // DuckLake puts schema S under DATA_PATH/S/; a per-user DATA_PATH inside one bucket keeps all of the user's
+  // lake files under the one prefix the hub's scoped credentials allow (s3://<bucket>/users/<user>/…).
+  return { keyPrefix: `users/${user}/`, metadataSchema: `ducklake_${user.replace(/-/g, "_")}`, dataPath: `s3://silver/users/${user}/lake/` };
 }
 
 /**
  * The S3 credentials, read from the standard variables at use time. They are never part of the
  * settings (which get printed) and never come from a notebook.
  */
-export function s3Credentials(env: Env = process.env): { accessKeyId: string; secretAccessKey: string } {
+export function s3Credentials(env: Env = process.env): { accessKeyId: string; secretAccessKey: string; sessionToken?: string } {
   const accessKeyId = nonEmpty(env["AWS_ACCESS_KEY_ID"]);
   const secretAccessKey = nonEmpty(env["AWS_SECRET_ACCESS_KEY"]);
   if (!accessKeyId || !secretAccessKey) {
@@ -86,7 +124,9 @@ export function s3Credentials(env: Env = process.env): { accessKeyId: string; se
       fix: "Set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment (.env for local work; native services: source .lab-env/services/services.env).",
     });
   }
-  return { accessKeyId, secretAccessKey };
+  // JupyterHub hands trainees temporary STS keys, which only work together with their session token.
+  const sessionToken = nonEmpty(env["AWS_SESSION_TOKEN"]);
+  return sessionToken ? { accessKeyId, secretAccessKey, sessionToken } : { accessKeyId, secretAccessKey };
 }
 
 /** One line per component, as printed when the lab opens. */
@@ -95,7 +135,10 @@ export function describeSettings(s: LabSettings): string[] {
   const catalog = s.catalog.kind === "duckdb-file" ? `DuckLake in a DuckDB file ${s.catalog.path}` : `DuckLake in PostgreSQL ${redact(s.catalog.url)}`;
   const stream = s.stream.kind === "landing-folder" ? `JSON-lines landing folder ${s.stream.path}` : `Kafka at ${s.stream.bootstrapServers}`;
   const tracking = s.tracking.kind === "mlflow-file-store" ? `MLflow file store ${s.tracking.path}` : `MLflow server at ${s.tracking.uri}`;
-  return [`storage   ${storage}`, `catalog   ${catalog}`, `stream    ${stream}`, `tracking  ${tracking}`];
+  const lines = [`storage   ${storage}`, `catalog   ${catalog}`, `stream    ${stream}`, `tracking  ${tracking}`];
+  // Only shown when set, so a single-user lab prints exactly what it always did.
+  if (s.user !== undefined) lines.push(`user      ${s.user} (objects under users/${s.user}/ when on S3)`);
+  return lines;
 }
 
 /** Hide a password in a connection string before printing it. */

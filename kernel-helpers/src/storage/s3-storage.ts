@@ -14,6 +14,8 @@ import type { BucketInfo, ObjectInfo, ObjectStore } from "./object-store.js";
 export interface S3Credentials {
   readonly accessKeyId: string;
   readonly secretAccessKey: string;
+  /** Set for temporary (STS) credentials, as JupyterHub hands each trainee. */
+  readonly sessionToken?: string;
 }
 
 export interface ObjectVersion {
@@ -35,7 +37,11 @@ export class S3Storage implements ObjectStore {
   readonly kind = "s3" as const;
   private readonly client: S3Client;
 
-  constructor(readonly endpoint: string, readonly region: string, credentials: S3Credentials) {
+  /**
+   * `keyPrefix` (e.g. "users/alice/") puts every key of this store under a user's namespace: notebooks keep
+   * saying `raw/orders.csv`, the object is `users/alice/raw/orders.csv`, and list() returns keys without it.
+   */
+  constructor(readonly endpoint: string, readonly region: string, credentials: S3Credentials, readonly keyPrefix = "") {
     // The SDK warns on stderr that releases after January 2027 need Node 22. The lab pins its SDK
     // (package-lock) and its Node (20, the JupyterHub image's), and a stderr line in a notebook reads
     // as a failure to a trainee who can do nothing about it. Moving to Node 22 is a project decision.
@@ -45,13 +51,13 @@ export class S3Storage implements ObjectStore {
 
   uri(bucket: Bucket, key: string): string {
     checkKey(bucket, key);
-    return `s3://${bucket}/${key}`;
+    return `s3://${bucket}/${this.keyPrefix}${key}`;
   }
 
   async exists(bucket: Bucket, key: string): Promise<boolean> {
     checkKey(bucket, key);
     try {
-      await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: this.keyPrefix + key }));
       return true;
     } catch (e) {
       if (statusOf(e) === 404) return false;
@@ -63,9 +69,9 @@ export class S3Storage implements ObjectStore {
     checkKey(bucket, key);
     try {
       // Multipart for large files; S3 makes the object visible only once every part is in.
-      const upload = new Upload({ client: this.client, params: { Bucket: bucket, Key: key, Body: createReadStream(sourcePath) }, partSize: PART_SIZE });
+      const upload = new Upload({ client: this.client, params: { Bucket: bucket, Key: this.keyPrefix + key, Body: createReadStream(sourcePath) }, partSize: PART_SIZE });
       await upload.done();
-      const head = await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: this.keyPrefix + key }));
       return { bucket, key, size: Number(head.ContentLength ?? 0), uri: this.uri(bucket, key) };
     } catch (e) {
       throw this.error(e, `upload ${sourcePath} to`, bucket, key);
@@ -75,7 +81,7 @@ export class S3Storage implements ObjectStore {
   async getText(bucket: Bucket, key: string): Promise<string> {
     checkKey(bucket, key);
     try {
-      const r = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      const r = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: this.keyPrefix + key }));
       return (await r.Body?.transformToString("utf-8")) ?? "";
     } catch (e) {
       throw this.error(e, "read", bucket, key);
@@ -87,8 +93,8 @@ export class S3Storage implements ObjectStore {
     try {
       let token: string | undefined;
       do {
-        const page = await this.client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
-        for (const o of page.Contents ?? []) out.push({ bucket, key: o.Key!, size: Number(o.Size ?? 0), uri: `s3://${bucket}/${o.Key}` });
+        const page = await this.client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: this.keyPrefix + prefix, ContinuationToken: token }));
+        for (const o of page.Contents ?? []) out.push({ bucket, key: o.Key!.slice(this.keyPrefix.length), size: Number(o.Size ?? 0), uri: `s3://${bucket}/${o.Key}` });
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
       } while (token);
     } catch (e) {
@@ -101,9 +107,9 @@ export class S3Storage implements ObjectStore {
   async versions(bucket: Bucket, key: string): Promise<ObjectVersion[]> {
     checkKey(bucket, key);
     try {
-      const r = await this.client.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: key }));
+      const r = await this.client.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: this.keyPrefix + key }));
       return (r.Versions ?? [])
-        .filter((v) => v.Key === key)
+        .filter((v) => v.Key === this.keyPrefix + key)
         .map((v) => ({ versionId: v.VersionId ?? "null", isLatest: v.IsLatest ?? false, size: Number(v.Size ?? 0), lastModified: v.LastModified?.toISOString() ?? "" }));
     } catch (e) {
       throw this.error(e, "list versions of", bucket, key);
@@ -113,7 +119,7 @@ export class S3Storage implements ObjectStore {
   /** A URL anyone can GET for `seconds`, without credentials. */
   async presignGet(bucket: Bucket, key: string, seconds = 3600): Promise<string> {
     checkKey(bucket, key);
-    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: bucket, Key: key }), { expiresIn: seconds });
+    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: bucket, Key: this.keyPrefix + key }), { expiresIn: seconds });
   }
 
   async buckets(): Promise<BucketInfo[]> {

@@ -1,0 +1,167 @@
+# JupyterHub for DataFlow Lab workshops. ONE file for both places it runs:
+#   - the image (docker/jupyterhub/Dockerfile, compose service "jupyterhub"): every trainee is a system user
+#     in the container (LocalProcessSpawner), so homes and processes are separated by the OS;
+#   - the native test (test/hub/hub.test.ts): DATAFLOW_HUB_SPAWNER=simple runs every server as the test's
+#     own user (SimpleLocalProcessSpawner) with homes under DATAFLOW_HUB_HOME_ROOT.
+# Everything that differs between the two comes from the environment; secrets only from the environment.
+import os
+import re
+import shutil
+import sys
+from pathlib import Path
+
+from jupyterhub.auth import Authenticator, LocalAuthenticator
+from traitlets import Unicode
+
+c = get_config()  # noqa: F821  (injected by JupyterHub when it loads this file)
+
+
+def env(name, default=None, required=False):
+    value = os.environ.get(name, "").strip()
+    if not value:
+        if required:
+            # Refuse to start: a workshop hub with a default admin password is an open door.
+            sys.exit(f"jupyterhub_config.py: {name} is not set. Set it in the hub's environment "
+                     f"(docker/.env for compose, or export it) and start the hub again.")
+        return default
+    return value
+
+
+# --- who may log in ------------------------------------------------------------------------------------
+# A shared workshop password (announced in the room) plus an admin with their own password. Chosen over
+# NativeAuthenticator: nothing to approve while thirty people wait, no sign-up database to look after, and
+# no extra package; the trainer still controls who is in (allowed names below, or stop the hub).
+ADMIN_USER = env("DATAFLOW_HUB_ADMIN_USER", "trainer")
+ADMIN_PASSWORD = env("DATAFLOW_HUB_ADMIN_PASSWORD", required=True)
+WORKSHOP_PASSWORD = env("DATAFLOW_HUB_WORKSHOP_PASSWORD", required=True)
+if WORKSHOP_PASSWORD == ADMIN_PASSWORD:
+    sys.exit("jupyterhub_config.py: DATAFLOW_HUB_WORKSHOP_PASSWORD must differ from DATAFLOW_HUB_ADMIN_PASSWORD "
+             "(trainees know the workshop password).")
+# Same rule as kernel-helpers' USER_PATTERN: the name becomes an S3 prefix and a PostgreSQL schema name.
+USER_PATTERN = r"^[a-z][a-z0-9-]{0,31}$"
+
+
+class WorkshopPasswordMixin:
+    """The admin logs in with the admin password, everyone else with the workshop password."""
+
+    def check_credentials(self, username, password):
+        import hmac
+
+        expected = ADMIN_PASSWORD if username == ADMIN_USER else WORKSHOP_PASSWORD
+        return hmac.compare_digest(password.encode(), expected.encode())
+
+    async def authenticate(self, handler, data):
+        username = (data.get("username") or "").strip().lower()
+        if not re.match(USER_PATTERN, username) or not self.check_credentials(username, data.get("password") or ""):
+            return None
+        return {"name": username, "admin": username == ADMIN_USER}
+
+
+class WorkshopAuthenticator(WorkshopPasswordMixin, Authenticator):
+    pass
+
+
+class LocalWorkshopAuthenticator(WorkshopPasswordMixin, LocalAuthenticator):
+    # In the image every trainee becomes a system user on first login (useradd), so the OS keeps homes apart.
+    add_user_cmd = ["useradd", "--create-home", "--shell", "/bin/bash"]
+
+
+SPAWNER = env("DATAFLOW_HUB_SPAWNER", "local")
+if SPAWNER == "simple":
+    c.JupyterHub.authenticator_class = WorkshopAuthenticator
+    c.JupyterHub.spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"
+    c.SimpleLocalProcessSpawner.home_dir_template = str(Path(env("DATAFLOW_HUB_HOME_ROOT", "/tmp/dataflow-hub-homes")) / "{username}")
+    if os.geteuid() == 0:
+        # Test machines and CI containers run as root; the servers then run as root too (no OS separation:
+        # this mode is for tests only, the image uses LocalProcessSpawner with one system user per trainee).
+        c.Spawner.args = ["--allow-root"]
+else:
+    c.JupyterHub.authenticator_class = LocalWorkshopAuthenticator
+    c.LocalAuthenticator.create_system_users = True
+    c.JupyterHub.spawner_class = "jupyterhub.spawner.LocalProcessSpawner"
+c.Authenticator.username_pattern = USER_PATTERN
+c.Authenticator.admin_users = {ADMIN_USER}
+allowed = env("DATAFLOW_HUB_ALLOWED_USERS")  # optional comma list; otherwise anyone with the workshop password
+if allowed:
+    c.Authenticator.allowed_users = {u.strip() for u in allowed.split(",") if u.strip()}
+else:
+    c.Authenticator.allow_all = True
+
+# --- where it listens ------------------------------------------------------------------------------------
+c.JupyterHub.bind_url = env("DATAFLOW_HUB_BIND_URL", "http://0.0.0.0:8000")
+c.JupyterHub.hub_bind_url = env("DATAFLOW_HUB_INTERNAL_URL", "http://127.0.0.1:8081")
+c.ConfigurableHTTPProxy.api_url = env("DATAFLOW_HUB_PROXY_API_URL", "http://127.0.0.1:8001")
+if env("DATAFLOW_HUB_PROXY_COMMAND"):
+    c.ConfigurableHTTPProxy.command = [env("DATAFLOW_HUB_PROXY_COMMAND")]
+STATE_DIR = Path(env("DATAFLOW_HUB_STATE_DIR", "/srv/jupyterhub"))
+STATE_DIR.mkdir(parents=True, exist_ok=True)
+c.JupyterHub.db_url = f"sqlite:///{STATE_DIR / 'jupyterhub.sqlite'}"
+c.JupyterHub.cookie_secret_file = str(STATE_DIR / "jupyterhub_cookie_secret")
+c.ConfigurableHTTPProxy.pid_file = str(STATE_DIR / "jupyterhub-proxy.pid")
+# A first start of node + tslab + DuckDB on a busy machine can take a while.
+c.Spawner.start_timeout = int(env("DATAFLOW_HUB_START_TIMEOUT", "120"))
+c.Spawner.http_timeout = int(env("DATAFLOW_HUB_START_TIMEOUT", "120"))
+c.Spawner.default_url = "/lab"
+c.Spawner.cmd = [env("DATAFLOW_HUB_SINGLEUSER", "jupyterhub-singleuser")]
+
+# --- idle culler -----------------------------------------------------------------------------------------
+# Stops servers idle for DATAFLOW_HUB_IDLE_TIMEOUT seconds (default 1 h); their files stay, a login restarts them.
+c.JupyterHub.load_roles = [{
+    "name": "idle-culler",
+    "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
+    "services": ["idle-culler"],
+}]
+c.JupyterHub.services = [{
+    "name": "idle-culler",
+    "command": [sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={env('DATAFLOW_HUB_IDLE_TIMEOUT', '3600')}"],
+}]
+
+# --- what every user's server gets ----------------------------------------------------------------------
+# The lab's standard variables, passed through from the hub's environment (see pre_spawn_hook on credentials).
+PASSED = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+          "KAFKA_BOOTSTRAP_SERVERS", "MLFLOW_TRACKING_URI", "DATAFLOW_CATALOG_URL", "DATAFLOW_DUCKDB_EXTENSIONS", "TZ"]
+c.Spawner.environment = {k: os.environ[k] for k in PASSED if os.environ.get(k)}
+
+# Seed: the notebooks and sample data each trainee starts from, and the node_modules holding tslab's
+# @dataflow-lab/kernel-helpers (linked, so TypeScript finds the library's types from the trainee's home).
+SEED_DIR = Path(env("DATAFLOW_HUB_SEED_DIR", "/opt/dataflow-lab/seed"))
+NODE_MODULES = Path(env("DATAFLOW_HUB_NODE_MODULES", "/opt/dataflow-lab/node_modules"))
+SEEDED_MARKER = ".dataflow-lab-seeded"
+
+
+def seed_home(home: Path, owner=None):
+    """Copy the starting notebooks and data into a home on first start (and after a reset)."""
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / SEEDED_MARKER).exists():
+        if SEED_DIR.is_dir():
+            shutil.copytree(SEED_DIR, home, dirs_exist_ok=True, symlinks=True)
+        (home / SEEDED_MARKER).write_text("Delete this file (or run the hub's reset command) to restore the starting notebooks.\n")
+    link = home / "node_modules"
+    if not link.exists() and NODE_MODULES.is_dir():
+        link.symlink_to(NODE_MODULES)
+    if owner is not None:
+        for path in [home, *home.rglob("*")]:
+            if not path.is_symlink():
+                shutil.chown(path, owner, owner)
+
+
+def pre_spawn_hook(spawner):
+    name = spawner.user.name
+    if SPAWNER == "simple":
+        home = Path(spawner.home_dir)
+        owner = None
+    else:
+        import pwd
+
+        home = Path(pwd.getpwnam(name).pw_dir)
+        owner = name
+    seed_home(home, owner)
+    # The lab folder (embedded parts, DuckDB spill files) in the trainee's home; JUPYTERHUB_USER (set by the hub)
+    # puts their tables and objects in their own namespace on the shared services.
+    spawner.environment["DATAFLOW_LAB_HOME"] = str(home / "dataflow-lab")
+    # NOT YET: per-user scoped credentials (MinIO STS AssumeRole with a session policy on users/<name>/*, a
+    # PostgreSQL role limited to the user's metadata schema). Until then every server gets the hub's keys:
+    # namespaces keep trainees apart, but a trainee with the raw SDK could reach another's prefix.
+
+
+c.Spawner.pre_spawn_hook = pre_spawn_hook
