@@ -4,7 +4,7 @@
  * spawner selected by DATAFLOW_HUB_SPAWNER=simple. Users log in through the REST API; code runs in their
  * servers' kernels over the Jupyter kernel websocket protocol.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, mkdir, writeFile } from "node:fs/promises";
@@ -73,6 +73,11 @@ export async function startHub(port: number, extraEnv: Record<string, string> = 
       await new Promise((r) => setTimeout(r, 1500));
       try { process.kill(-child.pid, "SIGKILL"); } catch { /* already gone */ }
     }
+    // Jupyter starts each kernel in a session of its own, so the group kill misses them; they would live on
+    // holding our stdout/stderr pipes, and this test process could never exit. Their paths name `dir`.
+    spawnSync("pkill", ["-KILL", "-f", dir]);
+    child.stdout?.destroy();
+    child.stderr?.destroy();
     await rm(dir, { recursive: true, force: true });
   };
   const deadline = Date.now() + 60_000;
