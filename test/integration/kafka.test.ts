@@ -5,12 +5,10 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { fileURLToPath } from "node:url";
 import { Kafka, logLevel } from "kafkajs";
 import { openLab, runStreamSink, type Lab, type StreamSinkOptions } from "../../kernel-helpers/src/index.js";
-import { requireEnv, withServicesLab } from "./services.js";
+import { requireEnv, runChild, withServicesLab } from "./services.js";
 
 const SCHEMA = { transaction_id: "string", amount: "number", user_id: "string" } as const;
 const child = process.env["KAFKA_SINK_CHILD"];
@@ -61,7 +59,7 @@ if (child) {
       const env = { ...process.env, KAFKA_SINK_CHILD: topic, DATAFLOW_CATALOG_URL: ctx.catalogUrl, DATAFLOW_LAB_HOME: ctx.home };
       let midBatches = 0;
       // First run: SIGKILL during the second batch's commit, after its rows were inserted.
-      const killed = await runChild({ ...env, KAFKA_SINK_STALL: "1" }, (line, kill) => {
+      const killed = await runChild(import.meta.url, { ...env, KAFKA_SINK_STALL: "1" }, (line, kill) => {
         if (line === "MID-BATCH" && ++midBatches === 2) kill();
       });
       assert.equal(killed.signal, "SIGKILL", `the first sink was killed mid-batch\n${killed.output}`);
@@ -69,7 +67,7 @@ if (child) {
       assert.ok(atKill.rows > 0 && atKill.rows < valid, `one batch committed before the kill, not all: ${JSON.stringify(atKill)}`);
       assert.equal(atKill.nextOffsets, atKill.rows + atKill.dead, "the stored positions match exactly what bronze holds");
 
-      const restarted = await runChild(env, () => undefined);
+      const restarted = await runChild(import.meta.url, env, () => undefined);
       assert.equal(restarted.code, 0, restarted.output);
       const end = await state(lab, table);
       assert.deepEqual(end, { rows: valid, distinct: valid, ids: valid, dead: poison.length, nextOffsets: valid + poison.length });
@@ -85,23 +83,4 @@ async function state(lab: Lab, table: string) {
       (SELECT count(DISTINCT transaction_id) FROM ${table}) AS ids, (SELECT count(*) FROM bronze.dead_letter) AS dead,
       (SELECT coalesce(sum(next_offset), 0) FROM bronze.stream_offsets) AS nextOffsets`)).rows()[0]!;
   return Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Number(v)])) as Record<"rows" | "distinct" | "ids" | "dead" | "nextOffsets", number>;
-}
-
-function runChild(env: NodeJS.ProcessEnv, onLine: (line: string, kill: () => void) => void) {
-  return new Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }>((resolve) => {
-    const p = spawn(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url)], { env, stdio: ["ignore", "pipe", "pipe"] });
-    let output = "";
-    let pending = "";
-    p.stdout.on("data", (d: Buffer) => {
-      output += d;
-      pending += d;
-      let nl: number;
-      while ((nl = pending.indexOf("\n")) >= 0) {
-        onLine(pending.slice(0, nl), () => p.kill("SIGKILL"));
-        pending = pending.slice(nl + 1);
-      }
-    });
-    p.stderr.on("data", (d: Buffer) => (output += d));
-    p.on("exit", (code, signal) => resolve({ code, signal, output }));
-  });
 }

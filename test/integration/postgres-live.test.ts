@@ -7,12 +7,10 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { FolderSource, MARKETPLACE_SCHEMAS, openLab, refreshLiveTables, runStreamSink, TOPICS, type Lab } from "../../kernel-helpers/src/index.js";
-import { withServicesLab } from "./services.js";
+import { runChild, withServicesLab } from "./services.js";
 
 if (process.env["LIVE_REFRESH_CHILD"]) {
   // Child: one refresh that announces and stalls once it is inside the gold rewrite (silver already
@@ -56,7 +54,7 @@ if (process.env["LIVE_REFRESH_CHILD"]) {
       assert.equal((await sink()).rows, 180);
 
       const env = { ...process.env, LIVE_REFRESH_CHILD: "1", DATAFLOW_CATALOG_URL: ctx.catalogUrl, DATAFLOW_LAB_HOME: ctx.home };
-      const killed = await runChild(env, (line, kill) => {
+      const killed = await runChild(import.meta.url, env, (line, kill) => {
         if (line === "MID-REFRESH") kill();
       });
       assert.equal(killed.signal, "SIGKILL", `the refresh was killed inside its transaction\n${killed.output}`);
@@ -107,23 +105,4 @@ async function assertGoldMatchesSilver(lab: Lab): Promise<void> {
         SELECT event_minute AS minute, user_id FROM silver.transactions UNION ALL SELECT event_minute, user_id FROM silver.user_interactions) GROUP BY minute
       EXCEPT SELECT minute, active_users FROM gold.active_users_per_minute)`)).number();
   assert.equal(users, 0, "every gold active-users row equals the distinct users of its minute in silver");
-}
-
-function runChild(env: NodeJS.ProcessEnv, onLine: (line: string, kill: () => void) => void) {
-  return new Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }>((resolve) => {
-    const p = spawn(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url)], { env, stdio: ["ignore", "pipe", "pipe"] });
-    let output = "";
-    let pending = "";
-    p.stdout.on("data", (d: Buffer) => {
-      output += d;
-      pending += d;
-      let nl: number;
-      while ((nl = pending.indexOf("\n")) >= 0) {
-        onLine(pending.slice(0, nl), () => p.kill("SIGKILL"));
-        pending = pending.slice(nl + 1);
-      }
-    });
-    p.stderr.on("data", (d: Buffer) => (output += d));
-    p.on("exit", (code, signal) => resolve({ code, signal, output }));
-  });
 }

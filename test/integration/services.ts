@@ -3,11 +3,12 @@
  * the environment (scripts/test.sh starts the native ones and sources their env file). Each test
  * makes its own catalog database and lab folder, so tests never see each other's leftovers.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { S3Client } from "@aws-sdk/client-s3";
 import { openLab, type Lab } from "../../kernel-helpers/src/index.js";
 
@@ -64,4 +65,27 @@ export async function withServicesLab<T>(work: (lab: Lab, ctx: { catalogUrl: str
     db.drop();
     await rm(home, { recursive: true, force: true });
   }
+}
+
+/**
+ * Run a test file again as a child process (its "child mode" is chosen by env), read its stdout line by
+ * line, and let `onLine` kill it with SIGKILL at the moment the test wants to crash it.
+ */
+export function runChild(moduleUrl: string, env: NodeJS.ProcessEnv, onLine: (line: string, kill: () => void) => void) {
+  return new Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }>((resolve) => {
+    const p = spawn(process.execPath, ["--import", "tsx", fileURLToPath(moduleUrl)], { env, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    let pending = "";
+    p.stdout.on("data", (d: Buffer) => {
+      output += d;
+      pending += d;
+      let nl: number;
+      while ((nl = pending.indexOf("\n")) >= 0) {
+        onLine(pending.slice(0, nl), () => p.kill("SIGKILL"));
+        pending = pending.slice(nl + 1);
+      }
+    });
+    p.stderr.on("data", (d: Buffer) => (output += d));
+    p.on("exit", (code, signal) => resolve({ code, signal, output }));
+  });
 }

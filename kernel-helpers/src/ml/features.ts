@@ -1,3 +1,4 @@
+import { mulberry32 } from "../random.js";
 import { LabError } from "../errors.js";
 import type { Lab } from "../lab.js";
 import { ident, parseTableName, qualified } from "../catalog/sql.js";
@@ -65,15 +66,4 @@ export function trainTestSplit(n: number, testShare: number, seed: number): { tr
   }
   const nTest = Math.max(1, Math.round(n * testShare));
   return { test: order.slice(0, nTest).sort((a, b) => a - b), train: order.slice(nTest).sort((a, b) => a - b) };
-}
-
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

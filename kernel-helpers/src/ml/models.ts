@@ -1,6 +1,7 @@
 import { kmeans } from "ml-kmeans";
 import { RandomForestClassifier } from "ml-random-forest";
-import { MlError, mulberry32, standardizer } from "./features.js";
+import { mulberry32 } from "../random.js";
+import { MlError, standardizer } from "./features.js";
 import { rocAuc } from "./metrics.js";
 
 // mljs (ml-kmeans, ml-random-forest): maintained together, pure JS (no native build in the kernel

@@ -1,3 +1,4 @@
+import { mulberry32 } from "../random.js";
 import { StreamError } from "./source.js";
 import { INTERACTION_TYPES, TOPICS, type MarketplaceTopic, type Transaction, type UserInteraction } from "./events.js";
 
@@ -142,16 +143,4 @@ async function post(url: string, group: MarketplaceEvent[], report: { rejected: 
   } else if (response.status === 400) report.rejected += group.length;
   else if (response.status === 503) report.unavailable.push(...ids);
   else throw new StreamError(`The ingestion API answered ${response.status} to POST ${path}.`, { fix: "See the API's log.", context: { url, path } });
-}
-
-// A tiny seeded PRNG: reproducible events without a dependency.
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
