@@ -44,7 +44,21 @@ export function freshCatalogDatabase(): { url: string; drop: () => void } {
   const admin = base.replace(/\/[^/?]+(\?.*)?$/, "/postgres");
   psql(admin, `CREATE DATABASE ${name}`);
   const url = base.replace(/\/[^/?]+(\?.*)?$/, `/${name}`);
-  return { url, drop: () => void psql(admin, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+  return { url, drop: () => dropDatabase(admin, name) };
+}
+
+// An autovacuum worker busy in the database makes WITH (FORCE) refuse ("must be a member of the role whose
+// process is being terminated"): it has no role our lab user could signal. It finishes within moments.
+function dropDatabase(admin: string, name: string): void {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      psql(admin, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      return;
+    } catch (e) {
+      if (attempt >= 20 || !/must be a member of the role whose process is being terminated/.test(String(e))) throw e;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
+    }
+  }
 }
 
 /** A lab on the real services with its own catalog database and lab folder. */
