@@ -117,10 +117,26 @@ c.JupyterHub.services = [{
 }]
 
 # --- what every user's server gets ----------------------------------------------------------------------
-# The lab's standard variables, passed through from the hub's environment (see pre_spawn_hook on credentials).
-PASSED = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-          "KAFKA_BOOTSTRAP_SERVERS", "MLFLOW_TRACKING_URI", "DATAFLOW_CATALOG_URL", "DATAFLOW_DUCKDB_EXTENSIONS", "TZ"]
+# Service addresses pass through from the hub's environment. The hub's own keys do NOT: AWS_ACCESS_KEY_ID /
+# AWS_SECRET_ACCESS_KEY (MinIO's root) and DATAFLOW_CATALOG_URL (the catalog's owner) stay in the hub, and
+# pre_spawn_hook gives each server credentials scoped to its user (scoped_credentials.py). JupyterHub starts
+# servers with an empty environment plus Spawner.environment, so nothing else leaks through.
+PASSED = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_REGION", "KAFKA_BOOTSTRAP_SERVERS", "MLFLOW_TRACKING_URI",
+          "DATAFLOW_DUCKDB_EXTENSIONS", "TZ"]
 c.Spawner.environment = {k: os.environ[k] for k in PASSED if os.environ.get(k)}
+S3_ENDPOINT = env("AWS_ENDPOINT_URL_S3") or env("AWS_ENDPOINT_URL")
+CATALOG_URL = env("DATAFLOW_CATALOG_URL")
+# How long a server's keys and catalog password last; a trainee whose keys expired restarts their server
+# (File > Hub Control Panel > Stop My Server, then Start), which issues new ones.
+CREDENTIAL_HOURS = float(env("DATAFLOW_HUB_CREDENTIAL_HOURS", "12"))
+if S3_ENDPOINT and not (env("AWS_ACCESS_KEY_ID") and env("AWS_SECRET_ACCESS_KEY")):
+    sys.exit("jupyterhub_config.py: AWS_ENDPOINT_URL_S3 is set but AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY are not. "
+             "The hub needs MinIO's root keys to issue each trainee's scoped keys.")
+if (S3_ENDPOINT is None) != (CATALOG_URL is None):
+    # One without the other would put a trainee's catalog and files in different places (embedded vs services).
+    sys.exit("jupyterhub_config.py: set both AWS_ENDPOINT_URL_S3 and DATAFLOW_CATALOG_URL (services) or neither (embedded).")
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # scoped_credentials.py sits next to this file
+import scoped_credentials  # noqa: E402
 
 # Seed: the notebooks and sample data each trainee starts from, and the node_modules holding tslab's
 # @dataflow-lab/kernel-helpers (linked, so TypeScript finds the library's types from the trainee's home).
@@ -145,7 +161,9 @@ def seed_home(home: Path, owner=None):
                 shutil.chown(path, owner, owner)
 
 
-def pre_spawn_hook(spawner):
+async def pre_spawn_hook(spawner):
+    import asyncio
+
     name = spawner.user.name
     if SPAWNER == "simple":
         home = Path(spawner.home_dir)
@@ -156,12 +174,22 @@ def pre_spawn_hook(spawner):
         home = Path(pwd.getpwnam(name).pw_dir)
         owner = name
     seed_home(home, owner)
+    # A new dict per server: what is added here must never reach another user's server.
+    environment = dict(spawner.environment)
     # The lab folder (embedded parts, DuckDB spill files) in the trainee's home; JUPYTERHUB_USER (set by the hub)
     # puts their tables and objects in their own namespace on the shared services.
-    spawner.environment["DATAFLOW_LAB_HOME"] = str(home / "dataflow-lab")
-    # NOT YET: per-user scoped credentials (MinIO STS AssumeRole with a session policy on users/<name>/*, a
-    # PostgreSQL role limited to the user's metadata schema). Until then every server gets the hub's keys:
-    # namespaces keep trainees apart, but a trainee with the raw SDK could reach another's prefix.
+    environment["DATAFLOW_LAB_HOME"] = str(home / "dataflow-lab")
+    if S3_ENDPOINT and CATALOG_URL:
+        # Network calls: in a thread, so thirty logins at once do not stall the hub. A CredentialError fails
+        # the spawn (the trainee sees it, the trainer finds it in the log); never a fallback to the hub's keys.
+        environment.update(await asyncio.to_thread(
+            scoped_credentials.issue_s3_credentials,
+            name, S3_ENDPOINT, env("AWS_REGION", "us-east-1"), env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY"), CREDENTIAL_HOURS))
+        environment["DATAFLOW_CATALOG_URL"] = await asyncio.to_thread(
+            scoped_credentials.issue_catalog_credentials, name, CATALOG_URL, CREDENTIAL_HOURS)
+        spawner.log.info("Issued %s's scoped credentials (objects under %s, catalog role %s) for %s h", name,
+                         scoped_credentials.key_prefix(name), scoped_credentials.catalog_role(name), CREDENTIAL_HOURS)
+    spawner.environment = environment
 
 
 c.Spawner.pre_spawn_hook = pre_spawn_hook

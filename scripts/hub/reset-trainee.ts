@@ -6,7 +6,8 @@
  *   npx tsx scripts/hub/reset-trainee.ts <user> --home-root /home
  *   (in the image: docker compose exec jupyterhub reset-trainee <user>)
  *
- * Uses the hub's own environment: root S3 keys, DATAFLOW_CATALOG_URL of the catalog's owner.
+ * Uses the hub's own environment: root S3 keys, DATAFLOW_CATALOG_URL of the catalog's owner. The trainee's
+ * catalog role stays; their next server start re-creates the schema for it and gives it a new password.
  */
 import { spawnSync } from "node:child_process";
 import { rm } from "node:fs/promises";

@@ -99,8 +99,9 @@ postgres_setup() {
 \set role '$(catalog_user)'
 \set pw '$(catalog_password)'
 SELECT format('CREATE ROLE %I', :'role') WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'role') \gexec
--- CREATEDB: the integration tests give each run a catalog database of its own.
-SELECT format('ALTER ROLE %I WITH LOGIN CREATEDB PASSWORD %L', :'role', :'pw') \gexec
+-- CREATEDB: the integration tests give each run a catalog database of its own. CREATEROLE: the workshop
+-- hub gives every trainee a login role limited to their own catalog schema (docker/jupyterhub/).
+SELECT format('ALTER ROLE %I WITH LOGIN CREATEDB CREATEROLE PASSWORD %L', :'role', :'pw') \gexec
 SELECT format('CREATE DATABASE %I OWNER %I', d, :'role') FROM unnest(ARRAY['ducklake', 'mlflow']) AS d
   WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = d) \gexec
 EOF

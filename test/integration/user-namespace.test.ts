@@ -1,7 +1,7 @@
 /**
  * Two workshop users on the same services (same catalog database, same buckets): each one's tables and
- * objects stay in their own namespace. This is namespacing, not security: both use the same keys here
- * (scoped per-user credentials are not built yet).
+ * objects stay in their own namespace. This is namespacing: both use the lab's keys here. The hub's per-trainee
+ * scoped credentials, which make it security too, are tested in test/hub/hub.test.ts.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";

@@ -1,12 +1,12 @@
 import { createReadStream } from "node:fs";
 import {
-  GetBucketVersioningCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListBucketsCommand,
+  GetBucketVersioningCommand, GetObjectCommand, HeadObjectCommand, ListBucketsCommand,
   ListObjectsV2Command, ListObjectVersionsCommand, S3Client,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { StorageError, messageOf } from "../errors.js";
-import { BUCKETS, ENV, type Bucket } from "../config/settings.js";
+import { BUCKETS, ENV, LAYERS, type Bucket } from "../config/settings.js";
 import { isConnectionError, retry } from "../retry.js";
 import { checkKey } from "./local-storage.js";
 import type { BucketInfo, ObjectInfo, ObjectStore } from "./object-store.js";
@@ -138,10 +138,14 @@ export class S3Storage implements ObjectStore {
   }
 
   async ensureBuckets(): Promise<void> {
-    for (const bucket of BUCKETS) {
+    // A workshop user's keys do not reach the mlflow bucket (artifacts go through the MLflow server).
+    const needed: readonly Bucket[] = this.keyPrefix ? LAYERS : BUCKETS;
+    for (const bucket of needed) {
       try {
         // A service that is still starting refuses connections for a few seconds: wait for it, boundedly.
-        await retry(() => this.client.send(new HeadBucketCommand({ Bucket: bucket })), {
+        // Probed by listing our own prefix rather than HeadBucket: a trainee's scoped keys may list only
+        // users/<name>/, and HeadBucket counts as listing the whole bucket.
+        await retry(() => this.client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: this.keyPrefix, MaxKeys: 1 })), {
           timeoutMs: 20_000,
           isTransient: (e) => isConnectionError(e) || statusOf(e) === 503,
         });
@@ -166,7 +170,13 @@ export class S3Storage implements ObjectStore {
         context, cause: e,
       });
     }
-    if (["InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken"].includes(name) || status === 401 || (status === 403 && name !== "AccessDenied")) {
+    if (name === "ExpiredToken") {
+      return new StorageError(`Your temporary object-storage keys expired (asked to ${action} ${where} at ${this.endpoint}).`, {
+        fix: "In JupyterHub: File > Hub Control Panel > Stop My Server, then Start My Server; the hub issues new keys. Your files and tables are kept.",
+        context, cause: e,
+      });
+    }
+    if (["InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken"].includes(name) || status === 401 || (status === 403 && name !== "AccessDenied")) {
       return new StorageError(`Object storage at ${this.endpoint} refused the credentials (${name || status}) when asked to ${action} ${where}.`, {
         fix: "Check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (for the native services: source .lab-env/services/services.env; for compose: docker/.env).",
         context, cause: e,
@@ -174,7 +184,9 @@ export class S3Storage implements ObjectStore {
     }
     if (name === "AccessDenied" || status === 403) {
       return new StorageError(`Access denied to ${where || "the buckets"} at ${this.endpoint} (to ${action}).`, {
-        fix: "These credentials are valid but not allowed here; use the lab's own credentials or ask the trainer for access.",
+        fix: this.keyPrefix
+          ? `In a workshop your keys reach only your own objects (${this.keyPrefix} in each bucket), and lab.storage adds that prefix for you; use lab.storage rather than raw keys, or ask the trainer.`
+          : "These credentials are valid but not allowed here; use the lab's own credentials or ask the trainer for access.",
         context, cause: e,
       });
     }
