@@ -129,6 +129,9 @@ CATALOG_URL = env("DATAFLOW_CATALOG_URL")
 # How long a server's keys and catalog password last; a trainee whose keys expired restarts their server
 # (File > Hub Control Panel > Stop My Server, then Start), which issues new ones.
 CREDENTIAL_HOURS = float(env("DATAFLOW_HUB_CREDENTIAL_HOURS", "12"))
+if not 0.25 <= CREDENTIAL_HOURS <= 168:
+    # STS needs at least 15 minutes; more than a week is no longer a workshop's keys.
+    sys.exit(f"jupyterhub_config.py: DATAFLOW_HUB_CREDENTIAL_HOURS={CREDENTIAL_HOURS:g} is outside 0.25 to 168 hours.")
 if S3_ENDPOINT and not (env("AWS_ACCESS_KEY_ID") and env("AWS_SECRET_ACCESS_KEY")):
     sys.exit("jupyterhub_config.py: AWS_ENDPOINT_URL_S3 is set but AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY are not. "
              "The hub needs MinIO's root keys to issue each trainee's scoped keys.")

@@ -82,7 +82,7 @@ def issue_s3_credentials(user: str, endpoint: str, region: str, access_key: str,
     except Exception as e:  # the SDK raises ValueError for STS errors and urllib3's errors for the network
         raise CredentialError(f"MinIO at {endpoint} did not issue scoped credentials for {user} (STS AssumeRole): {e}. "
                               "Check that the hub's AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY are MinIO's root keys "
-                              "and that DATAFLOW_HUB_CREDENTIAL_HOURS is between 0.25 and 168.") from e
+                              "(MINIO_ROOT_USER / MINIO_ROOT_PASSWORD).") from e
     return {"AWS_ACCESS_KEY_ID": creds.access_key, "AWS_SECRET_ACCESS_KEY": creds.secret_key,
             "AWS_SESSION_TOKEN": creds.session_token}
 

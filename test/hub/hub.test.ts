@@ -44,12 +44,20 @@ after(async () => {
   }
 });
 
-test("the hub refuses to start without an admin password from the environment", () => {
-  const env = { ...process.env, DATAFLOW_HUB_WORKSHOP_PASSWORD: "x", DATAFLOW_HUB_STATE_DIR: "/tmp/dataflow-hub-refuse" } as Record<string, string>;
-  delete env["DATAFLOW_HUB_ADMIN_PASSWORD"];
-  const r = spawnSync(join(HUB_VENV, "bin", "jupyterhub"), ["-f", HUB_CONFIG], { env, encoding: "utf8", timeout: 60_000 });
-  assert.notEqual(r.status, 0);
-  assert.match(r.stderr + r.stdout, /DATAFLOW_HUB_ADMIN_PASSWORD is not set/);
+test("the hub refuses to start without an admin password, with services but no catalog, or with keys meant to last months", () => {
+  const base = { ...process.env, DATAFLOW_HUB_ADMIN_PASSWORD: "a", DATAFLOW_HUB_WORKSHOP_PASSWORD: "x", DATAFLOW_HUB_STATE_DIR: "/tmp/dataflow-hub-refuse" } as Record<string, string>;
+  const cases: [Record<string, string | undefined>, RegExp][] = [
+    [{ DATAFLOW_HUB_ADMIN_PASSWORD: undefined }, /DATAFLOW_HUB_ADMIN_PASSWORD is not set/],
+    [{ DATAFLOW_CATALOG_URL: undefined }, /set both AWS_ENDPOINT_URL_S3 and DATAFLOW_CATALOG_URL/],
+    [{ DATAFLOW_HUB_CREDENTIAL_HOURS: "2000" }, /DATAFLOW_HUB_CREDENTIAL_HOURS=2000 is outside 0\.25 to 168 hours/],
+  ];
+  for (const [change, refusal] of cases) {
+    const env = { ...base, ...change };
+    for (const [k, v] of Object.entries(change)) if (v === undefined) delete env[k];
+    const r = spawnSync(join(HUB_VENV, "bin", "jupyterhub"), ["-f", HUB_CONFIG], { env: env as Record<string, string>, encoding: "utf8", timeout: 60_000 });
+    assert.notEqual(r.status, 0, `started with ${JSON.stringify(change)}`);
+    assert.match(r.stderr + r.stdout, refusal);
+  }
 });
 
 test("a wrong workshop password and a name that is not a lab user name are refused", async () => {

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { Kafka, logLevel } from "kafkajs";
 import { openLab, runStreamSink, type Lab, type StreamSinkOptions } from "../../kernel-helpers/src/index.js";
-import { requireEnv, runChild, withServicesLab } from "./services.js";
+import { requireEnv, runChild, stallAt, withServicesLab } from "./services.js";
 
 const SCHEMA = { transaction_id: "string", amount: "number", user_id: "string" } as const;
 const child = process.env["KAFKA_SINK_CHILD"];
@@ -20,16 +20,7 @@ function sinkOptions(topic: string): StreamSinkOptions {
 if (child) {
   // Child: run the sink; with KAFKA_SINK_STALL, announce and stall each commit after the batch is written.
   const lab = await openLab({ quiet: true });
-  if (process.env["KAFKA_SINK_STALL"]) {
-    const run = lab.catalog.run.bind(lab.catalog);
-    lab.catalog.run = async (sql, params) => {
-      if (/INSERT INTO bronze\.stream_offsets/.test(sql)) {
-        process.stdout.write("MID-BATCH\n");
-        await new Promise((r) => setTimeout(r, 300));
-      }
-      return run(sql, params);
-    };
-  }
+  if (process.env["KAFKA_SINK_STALL"]) stallAt(lab, /INSERT INTO bronze\.stream_offsets/, "MID-BATCH", 300);
   const r = await runStreamSink(lab, { ...sinkOptions(child), onBatch: (b) => void process.stdout.write(`BATCH ${b.rows}\n`) });
   process.stdout.write(`DONE ${r.rows} ${r.deadLetters}\n`);
   lab.close();

@@ -10,20 +10,13 @@ import assert from "node:assert/strict";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { FolderSource, MARKETPLACE_SCHEMAS, openLab, refreshLiveTables, runStreamSink, TOPICS, type Lab } from "../../kernel-helpers/src/index.js";
-import { runChild, withServicesLab } from "./services.js";
+import { runChild, stallAt, withServicesLab } from "./services.js";
 
 if (process.env["LIVE_REFRESH_CHILD"]) {
   // Child: one refresh that announces and stalls once it is inside the gold rewrite (silver already
   // inserted in the same transaction), so the parent can kill it there.
   const lab = await openLab({ quiet: true });
-  const run = lab.catalog.run.bind(lab.catalog);
-  lab.catalog.run = async (sql, params) => {
-    if (/INSERT INTO gold\.revenue_per_minute/.test(sql)) {
-      process.stdout.write("MID-REFRESH\n");
-      await new Promise((r) => setTimeout(r, 60_000));
-    }
-    return run(sql, params);
-  };
+  stallAt(lab, /INSERT INTO gold\.revenue_per_minute/, "MID-REFRESH", 60_000);
   await refreshLiveTables(lab);
   process.stdout.write("DONE\n");
   lab.close();

@@ -82,6 +82,21 @@ export async function withServicesLab<T>(work: (lab: Lab, ctx: { catalogUrl: str
 }
 
 /**
+ * For the kill -9 tests' children: before every catalog statement matching `pattern`, print `marker` on a line
+ * and wait `ms`, so the parent (runChild's onLine) can kill the process at exactly that point of a transaction.
+ */
+export function stallAt(lab: Lab, pattern: RegExp, marker: string, ms: number): void {
+  const run = lab.catalog.run.bind(lab.catalog);
+  lab.catalog.run = async (sql, params) => {
+    if (pattern.test(sql)) {
+      process.stdout.write(`${marker}\n`);
+      await new Promise((r) => setTimeout(r, ms));
+    }
+    return run(sql, params);
+  };
+}
+
+/**
  * Run a test file again as a child process (its "child mode" is chosen by env), read its stdout line by
  * line, and let `onLine` kill it with SIGKILL at the moment the test wants to crash it.
  */
