@@ -11,7 +11,9 @@ import sys
 from pathlib import Path
 
 from jupyterhub.auth import Authenticator, LocalAuthenticator
-from traitlets import Unicode
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # scoped_credentials.py sits next to this file
+import scoped_credentials  # noqa: E402
 
 c = get_config()  # noqa: F821  (injected by JupyterHub when it loads this file)
 
@@ -37,8 +39,6 @@ WORKSHOP_PASSWORD = env("DATAFLOW_HUB_WORKSHOP_PASSWORD", required=True)
 if WORKSHOP_PASSWORD == ADMIN_PASSWORD:
     sys.exit("jupyterhub_config.py: DATAFLOW_HUB_WORKSHOP_PASSWORD must differ from DATAFLOW_HUB_ADMIN_PASSWORD "
              "(trainees know the workshop password).")
-# Same rule as kernel-helpers' USER_PATTERN: the name becomes an S3 prefix and a PostgreSQL schema name.
-USER_PATTERN = r"^[a-z][a-z0-9-]{0,31}$"
 
 
 class WorkshopPasswordMixin:
@@ -52,7 +52,7 @@ class WorkshopPasswordMixin:
 
     async def authenticate(self, handler, data):
         username = (data.get("username") or "").strip().lower()
-        if not re.match(USER_PATTERN, username) or not self.check_credentials(username, data.get("password") or ""):
+        if not re.match(scoped_credentials.USER_PATTERN, username) or not self.check_credentials(username, data.get("password") or ""):
             return None
         return {"name": username, "admin": username == ADMIN_USER}
 
@@ -79,7 +79,7 @@ else:
     c.JupyterHub.authenticator_class = LocalWorkshopAuthenticator
     c.LocalAuthenticator.create_system_users = True
     c.JupyterHub.spawner_class = "jupyterhub.spawner.LocalProcessSpawner"
-c.Authenticator.username_pattern = USER_PATTERN
+c.Authenticator.username_pattern = scoped_credentials.USER_PATTERN
 c.Authenticator.admin_users = {ADMIN_USER}
 allowed = env("DATAFLOW_HUB_ALLOWED_USERS")  # optional comma list; otherwise anyone with the workshop password
 if allowed:
@@ -138,9 +138,6 @@ if S3_ENDPOINT and not (env("AWS_ACCESS_KEY_ID") and env("AWS_SECRET_ACCESS_KEY"
 if (S3_ENDPOINT is None) != (CATALOG_URL is None):
     # One without the other would put a trainee's catalog and files in different places (embedded vs services).
     sys.exit("jupyterhub_config.py: set both AWS_ENDPOINT_URL_S3 and DATAFLOW_CATALOG_URL (services) or neither (embedded).")
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # scoped_credentials.py sits next to this file
-import scoped_credentials  # noqa: E402
-
 # Seed: the notebooks and sample data each trainee starts from, and the node_modules holding tslab's
 # @dataflow-lab/kernel-helpers (linked, so TypeScript finds the library's types from the trainee's home).
 SEED_DIR = Path(env("DATAFLOW_HUB_SEED_DIR", "/opt/dataflow-lab/seed"))

@@ -17,6 +17,9 @@ from datetime import datetime, timedelta, timezone
 # The buckets a trainee's lab writes to (kernel-helpers BUCKETS minus mlflow: artifacts go through the
 # MLflow server, which has its own keys).
 LAB_BUCKETS = ("bronze", "silver", "gold")
+# Same rule as kernel-helpers' USER_PATTERN (and the hub's username_pattern): the name becomes an S3 prefix, a
+# PostgreSQL schema and a role name, so nothing that could escape either is accepted.
+USER_PATTERN = r"^[a-z][a-z0-9-]{0,31}$"
 
 
 class CredentialError(RuntimeError):
@@ -143,7 +146,7 @@ def main(argv) -> int:
     import re
     import sys
 
-    if len(argv) not in (2, 3) or not re.match(r"^[a-z][a-z0-9-]{0,31}$", argv[1]):
+    if len(argv) not in (2, 3) or not re.match(USER_PATTERN, argv[1]):
         print("usage: scoped_credentials.py <user> [hours]   (user: lower-case letter, then up to 31 of a-z 0-9 -)", file=sys.stderr)
         return 2
     user, hours = argv[1], float(argv[2]) if len(argv) == 3 else 1.0

@@ -11,10 +11,25 @@ import { mkdtemp, rm, mkdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import WebSocket from "ws";
+import { psql, requireEnv } from "../integration/services.js";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
 export const HUB_VENV = join(ROOT, ".lab-env", "hub-venv");
 export const HUB_CONFIG = join(ROOT, "docker", "jupyterhub", "jupyterhub_config.py");
+
+/** The catalog role the hub gives a trainee (docker/jupyterhub/scoped_credentials.py, catalog_role). */
+export function traineeRole(user: string): string {
+  return `dataflow_user_${user.replace(/-/g, "_")}`;
+}
+
+/** Test clean-up: roles are cluster-wide, so they outlive the test's catalog database; drop them after it. */
+export function dropTraineeRoles(users: readonly string[]): void {
+  try {
+    psql(requireEnv("DATAFLOW_CATALOG_URL"), `DROP ROLE IF EXISTS ${users.map(traineeRole).join(", ")}`);
+  } catch (e) {
+    console.error(`could not drop the trainee roles ${users.map(traineeRole).join(", ")}: ${(e as Error).message}`);
+  }
+}
 
 export interface Hub {
   readonly url: string;

@@ -10,10 +10,10 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import {
-  DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client,
+  DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client,
 } from "@aws-sdk/client-s3";
-import { freshCatalogDatabase, psql, rawS3, requireEnv } from "../integration/services.js";
-import { HUB_CONFIG, HUB_VENV, ROOT, RemoteKernel, api, login, startHub, startServer, type Hub } from "./hub-support.js";
+import { freshCatalogDatabase, psql, rawS3, removeUserObjects, requireEnv } from "../integration/services.js";
+import { HUB_CONFIG, HUB_VENV, ROOT, RemoteKernel, api, dropTraineeRoles, login, startHub, startServer, type Hub } from "./hub-support.js";
 
 const USERS = ["alice", "bob"];
 let hub: Hub;
@@ -29,19 +29,9 @@ before(async () => {
 
 after(async () => {
   await hub?.stop();
-  const s3 = rawS3();
-  for (const bucket of ["bronze", "silver"]) for (const user of USERS) {
-    const keys = ((await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `users/${user}/` }))).Contents ?? []).map((o) => ({ Key: o.Key! }));
-    if (keys.length) await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys } }));
-  }
-  s3.destroy();
+  await removeUserObjects(USERS);
   db?.drop();
-  // The hub's per-trainee catalog roles are cluster-wide; their schemas went with the database.
-  try {
-    psql(requireEnv("DATAFLOW_CATALOG_URL"), `DROP ROLE IF EXISTS ${["trainer", ...USERS].map((u) => `dataflow_user_${u}`).join(", ")}`);
-  } catch (e) {
-    console.error(`hub test: could not drop the trainee roles: ${(e as Error).message}`);
-  }
+  dropTraineeRoles(["trainer", ...USERS]);
 });
 
 test("the hub refuses to start without an admin password, with services but no catalog, or with keys meant to last months", () => {

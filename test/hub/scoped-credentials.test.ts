@@ -9,11 +9,12 @@ import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { freshCatalogDatabase, psql, requireEnv } from "../integration/services.js";
-import { HUB_VENV, ROOT } from "./hub-support.js";
+import { userNamespace } from "../../kernel-helpers/src/config/settings.js";
+import { HUB_VENV, ROOT, dropTraineeRoles, traineeRole } from "./hub-support.js";
 
 const ISSUER = join(ROOT, "docker", "jupyterhub", "scoped_credentials.py");
 const PYTHON = join(HUB_VENV, "bin", "python");
-const roles: string[] = [];
+const trainees: string[] = [];
 let db: ReturnType<typeof freshCatalogDatabase>;
 
 before(() => {
@@ -23,14 +24,13 @@ before(() => {
 
 after(() => {
   db?.drop();
-  if (roles.length) psql(requireEnv("DATAFLOW_CATALOG_URL"), `DROP ROLE IF EXISTS ${roles.join(", ")}`);
+  if (trainees.length) dropTraineeRoles(trainees);
 });
 
 function newTrainee(): { user: string; role: string; schema: string } {
   const user = `t-${randomBytes(3).toString("hex")}`;
-  const suffix = user.replace(/-/g, "_");
-  roles.push(`dataflow_user_${suffix}`);
-  return { user, role: `dataflow_user_${suffix}`, schema: `ducklake_${suffix}` };
+  trainees.push(user);
+  return { user, role: traineeRole(user), schema: userNamespace(user).metadataSchema! };
 }
 
 interface Issued { status: number | null; stdout: string; stderr: string }

@@ -11,9 +11,10 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DeleteObjectsCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
-import { freshCatalogDatabase, psql, rawS3, requireEnv } from "../integration/services.js";
-import { HUB_VENV, ROOT } from "./hub-support.js";
+import { ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { userNamespace } from "../../kernel-helpers/src/config/settings.js";
+import { freshCatalogDatabase, psql, rawS3, removeUserObjects, requireEnv } from "../integration/services.js";
+import { HUB_VENV, ROOT, dropTraineeRoles, traineeRole } from "./hub-support.js";
 
 test("every walkthrough notebook runs as a trainee with only the hub's scoped credentials", { timeout: 20 * 60_000 }, async () => {
   const db = freshCatalogDatabase();
@@ -42,21 +43,14 @@ test("every walkthrough notebook runs as a trainee with only the hub's scoped cr
       const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `users/${user}/`, MaxKeys: 1 }));
       assert.ok((page.KeyCount ?? 0) > 0, `objects under s3://${bucket}/users/${user}/`);
     }
-    const schema = `ducklake_${user.replace(/-/g, "_")}`;
+    const schema = userNamespace(user).metadataSchema;
     const owners = psql(db.url, `SELECT string_agg(DISTINCT tableowner, ',') FROM pg_tables WHERE schemaname = '${schema}'`);
-    assert.equal(owners, `dataflow_user_${user.replace(/-/g, "_")}`, `the catalog tables in ${schema} belong to the trainee's role`);
+    assert.equal(owners, traineeRole(user), `the catalog tables in ${schema} belong to the trainee's role`);
   } finally {
-    for (const bucket of ["bronze", "silver", "gold"]) {
-      const keys = ((await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `users/${user}/` }))).Contents ?? []).map((o) => ({ Key: o.Key! }));
-      if (keys.length) await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys } }));
-    }
     s3.destroy();
+    await removeUserObjects([user]);
     db.drop();
-    try {
-      psql(requireEnv("DATAFLOW_CATALOG_URL"), `DROP ROLE IF EXISTS dataflow_user_${user.replace(/-/g, "_")}`);
-    } catch (e) {
-      console.error(`trainee walkthrough: could not drop the trainee's role: ${(e as Error).message}`);
-    }
+    dropTraineeRoles([user]);
     await rm(dir, { recursive: true, force: true });
   }
 });

@@ -9,8 +9,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { S3Client } from "@aws-sdk/client-s3";
-import { openLab, type Lab } from "../../kernel-helpers/src/index.js";
+import { DeleteObjectsCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { LAYERS, openLab, type Lab } from "../../kernel-helpers/src/index.js";
+import { userNamespace } from "../../kernel-helpers/src/config/settings.js";
 
 export function requireEnv(name: string): string {
   const v = process.env[name];
@@ -28,6 +29,23 @@ export function rawS3(): S3Client {
     forcePathStyle: true,
     credentials: { accessKeyId: requireEnv("AWS_ACCESS_KEY_ID"), secretAccessKey: requireEnv("AWS_SECRET_ACCESS_KEY") },
   });
+}
+
+/** Test clean-up: delete every object of these workshop users (users/<user>/ in the lab's layer buckets). */
+export async function removeUserObjects(users: readonly string[]): Promise<void> {
+  const s3 = rawS3();
+  try {
+    for (const bucket of LAYERS) for (const user of users) {
+      for (;;) {
+        const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: userNamespace(user).keyPrefix }));
+        const keys = (page.Contents ?? []).map((o) => ({ Key: o.Key! }));
+        if (keys.length) await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
+        if (!page.IsTruncated) break;
+      }
+    }
+  } finally {
+    s3.destroy();
+  }
 }
 
 /** Run SQL with psql (Debian's client) as the lab's catalog user: an independent view of PostgreSQL. */

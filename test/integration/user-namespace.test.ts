@@ -8,9 +8,9 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DeleteObjectsCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { openLab, type Lab } from "../../kernel-helpers/src/index.js";
-import { freshCatalogDatabase, psql, rawS3 } from "./services.js";
+import { freshCatalogDatabase, psql, rawS3, removeUserObjects } from "./services.js";
 
 async function asUser<T>(user: string, url: string, work: (lab: Lab) => Promise<T>): Promise<T> {
   const saved = { ...process.env };
@@ -62,14 +62,8 @@ test("two users running the same steps on one catalog database and one set of bu
       assert.ok((files.Contents ?? []).some((o) => o.Key!.endsWith(".parquet")), `${user}'s Parquet files are under their prefix`);
     }
   } finally {
-    for (const bucket of ["bronze", "silver"]) {
-      for (const user of users) {
-        const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `users/${user}/` }));
-        const keys = (listed.Contents ?? []).map((o) => ({ Key: o.Key! }));
-        if (keys.length) await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys } }));
-      }
-    }
     s3.destroy();
+    await removeUserObjects(users);
     db.drop();
   }
 });
