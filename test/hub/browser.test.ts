@@ -1,51 +1,22 @@
 /**
- * The trainee's path in a real browser: Playwright drives Debian's Chromium (/usr/bin/chromium; Playwright
- * never downloads a browser here) to the hub's login page, into JupyterLab, opens a notebook on the
- * TypeScript kernel, runs a cell that draws a vega-lite chart with showChart, and sees it rendered.
- * Screenshots go to out/test-artifacts/hub/ (git-ignored) for a person to look at.
+ * The trainee's path in a real browser against the native hub (test/hub/browser-support.ts): log in, open a
+ * TypeScript notebook in JupyterLab, run a showChart cell, see the chart. test/containers/browser.test.ts does the
+ * same against the compose stack's hub. Screenshots in out/test-artifacts/hub/.
  */
 import { after, before, test } from "node:test";
-import assert from "node:assert/strict";
-import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
+import { CHART_NOTEBOOK, chartInTheBrowser, launchChromium } from "./browser-support.js";
 import { ROOT, startHub, type Hub } from "./hub-support.js";
-
-const CHROMIUM = process.env["DATAFLOW_CHROMIUM"] ?? "/usr/bin/chromium";
-const ARTIFACTS = join(ROOT, "out", "test-artifacts", "hub");
-
-const notebook = {
-  cells: [{
-    cell_type: "code", metadata: {}, outputs: [], execution_count: null,
-    source: [
-      'import { showChart } from "@dataflow-lab/kernel-helpers";\n',
-      "await showChart({ title: \"Orders per region\", mark: \"bar\", width: 320,\n",
-      "  encoding: { x: { field: \"region\", type: \"nominal\" }, y: { field: \"orders\", type: \"quantitative\" } } },\n",
-      "  [{ region: \"north\", orders: 12 }, { region: \"south\", orders: 7 }, { region: \"east\", orders: 15 }]);",
-    ],
-  }],
-  metadata: {
-    kernelspec: { display_name: "TypeScript", language: "typescript", name: "tslab" },
-    language_info: { name: "typescript", file_extension: ".ts", mimetype: "text/typescript" },
-  },
-  nbformat: 4, nbformat_minor: 5,
-};
 
 let hub: Hub;
 let browser: Browser;
 
 before(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's Chromium (as root: apt-get install -y chromium; scripts/setup.sh does it when it runs as root), or set DATAFLOW_CHROMIUM.`);
-  mkdirSync(ARTIFACTS, { recursive: true });
   // Embedded mode is enough here: the browser test is about the hub and JupyterLab, not the services.
   const embedded = Object.fromEntries(["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "KAFKA_BOOTSTRAP_SERVERS", "MLFLOW_TRACKING_URI", "DATAFLOW_CATALOG_URL"].map((k) => [k, ""]));
-  hub = await startHub(18200, embedded, { "chart.ipynb": JSON.stringify(notebook, null, 1) });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    // The machine notes' flags: no sandbox as root, and no background calls to Google's hosts (closed network).
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  hub = await startHub(18200, embedded, { "chart.ipynb": JSON.stringify(CHART_NOTEBOOK, null, 1) });
+  browser = await launchChromium();
 });
 
 after(async () => {
@@ -54,33 +25,5 @@ after(async () => {
 });
 
 test("a trainee logs in, opens a TypeScript notebook in JupyterLab and sees the vega-lite chart a cell draws", { timeout: 300_000 }, async () => {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-  try {
-    await page.goto(`${hub.url}/hub/login`);
-    await page.fill("#username_input", "carol");
-    await page.fill("#password_input", hub.workshopPassword);
-    await page.screenshot({ path: join(ARTIFACTS, "1-login.png") });
-    await page.click("#login_submit");
-    // The hub spawns the server and forwards to JupyterLab.
-    await page.waitForURL(/\/user\/carol\/lab/, { timeout: 150_000 });
-    await page.goto(`${hub.url}/user/carol/lab/tree/notebooks/chart.ipynb`);
-    // The status bar names the notebook's kernel once it is started and idle: the TypeScript (tslab) kernel.
-    await page.locator(".jp-StatusBar-Widget", { hasText: /TypeScript \| Idle/ }).first().waitFor({ timeout: 120_000 });
-    await page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell .cm-content").first().click();
-    await page.keyboard.press("Shift+Enter");
-    // JupyterLab's vega extension renders the vega-lite bundle (vega-embed: a canvas or an svg.marks element).
-    const output = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output .vega-embed").first();
-    await output.waitFor({ timeout: 150_000 });
-    const drawing = output.locator("canvas, svg").first();
-    await drawing.waitFor({ timeout: 30_000 });
-    await page.screenshot({ path: join(ARTIFACTS, "2-chart.png") });
-    const box = await drawing.boundingBox();
-    assert.ok(box && box.width > 200 && box.height > 150, `the chart is drawn at a real size: ${JSON.stringify(box)}`);
-    assert.equal(await page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count(), 0);
-  } catch (e) {
-    await page.screenshot({ path: join(ARTIFACTS, "failure.png") }).catch(() => undefined);
-    throw new Error(`${(e as Error).message}\n--- hub log ---\n${hub.log().slice(-3000)}`);
-  } finally {
-    await page.close();
-  }
+  await chartInTheBrowser(browser, hub, "carol", join(ROOT, "out", "test-artifacts", "hub"));
 });

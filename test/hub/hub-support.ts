@@ -145,8 +145,9 @@ export async function startServer(hub: Hub, user: string, token: string, timeout
 export class RemoteKernel {
   private constructor(private readonly ws: WebSocket, readonly id: string, private readonly close_: () => Promise<void>) {}
 
-  static async start(hub: Hub, user: string, token: string, name = "tslab"): Promise<RemoteKernel> {
-    const r = await api(hub, token, `/user/${user}/api/kernels`, { method: "POST", body: JSON.stringify({ name }) });
+  /** `path`: the folder (relative to the server's root) the kernel runs in, as for a notebook opened there. */
+  static async start(hub: Hub, user: string, token: string, name = "tslab", path?: string): Promise<RemoteKernel> {
+    const r = await api(hub, token, `/user/${user}/api/kernels`, { method: "POST", body: JSON.stringify({ name, ...(path ? { path } : {}) }) });
     if (r.status !== 201) throw new Error(`start kernel ${name} for ${user}: HTTP ${r.status} ${await r.text()}`);
     const { id } = (await r.json()) as { id: string };
     const ws = new WebSocket(`${hub.url.replace(/^http/, "ws")}/user/${user}/api/kernels/${id}/channels`, { headers: { authorization: `token ${token}` } });
@@ -186,4 +187,35 @@ export class RemoteKernel {
   close(): Promise<void> {
     return this.close_();
   }
+}
+
+/**
+ * Run a notebook from the user's own server, as a trainee would: read it through the server's contents API, start
+ * a tslab kernel in its folder and execute its code cells in order. A cell fails on an error, a non-ok reply or any
+ * stderr text (tslab reports a thrown error as stderr, not as an `error` message; scripts/run_notebooks.py applies
+ * the same rule). Throws naming the notebook, the cell and what it printed.
+ */
+export async function runNotebookAs(hub: Hub, user: string, token: string, notebookPath: string, cellTimeoutMs = 300_000): Promise<number> {
+  const r = await api(hub, token, `/user/${user}/api/contents/${notebookPath}?content=1`);
+  if (!r.ok) throw new Error(`read ${notebookPath} from ${user}'s server: HTTP ${r.status} ${await r.text()}`);
+  const notebook = ((await r.json()) as { content: { cells: { cell_type: string; source: string | string[] }[] } }).content;
+  const folder = notebookPath.includes("/") ? notebookPath.slice(0, notebookPath.lastIndexOf("/")) : "";
+  const kernel = await RemoteKernel.start(hub, user, token, "tslab", folder);
+  let executed = 0;
+  try {
+    for (const [index, cell] of notebook.cells.entries()) {
+      if (cell.cell_type !== "code") continue;
+      const code = Array.isArray(cell.source) ? cell.source.join("") : cell.source;
+      if (!code.trim()) continue;
+      const out = await kernel.execute(code, cellTimeoutMs);
+      executed++;
+      if (out.status !== "ok" || out.stderr || out.error) {
+        throw new Error(`${user}: ${notebookPath} cell ${index + 1} failed (status ${out.status}):\n${code.slice(0, 300)}\n--- stderr ---\n`
+          + `${out.stderr.slice(-2000)}${out.error}\n--- stdout ---\n${out.stdout.slice(-1500)}`);
+      }
+    }
+  } finally {
+    await kernel.close();
+  }
+  return executed;
 }

@@ -105,21 +105,33 @@ test("the schema check really rejects an invalid compose file", () => {
   }
 });
 
-test("every image is pinned to a version tag, never latest, built images included", () => {
+function dockerDebianSuite(): string {
+  const m = /^DEBIAN_SUITE=(\S+)$/m.exec(readFileSync(path.join(root, "scripts/docker/versions.sh"), "utf8"));
+  assert.ok(m?.[1], "scripts/docker/versions.sh does not set DEBIAN_SUITE");
+  return m[1];
+}
+
+test("every service is built from a Dockerfile in docker/ FROM the BASE_IMAGE argument (official Debian by default), with a pinned name", () => {
+  const suite = dockerDebianSuite();
   for (const [name, service] of services) {
     assert.ok(service.image, `service ${name} has no image: name (built images get a pinned name too)`);
     const tag = imageTag(service.image);
-    assert.ok(tag, `service ${name}: image ${service.image} has no tag`);
-    assert.notEqual(tag, "latest", `service ${name}: image ${service.image} uses :latest`);
-    for (const dockerfile of dockerfilesOf(service)) {
-      assert.ok(existsSync(dockerfile), `service ${name}: ${dockerfile} does not exist`);
-      const froms = [...readFileSync(dockerfile, "utf8").matchAll(/^FROM\s+(\S+)/gim)].map((m) => m[1] ?? "");
-      assert.ok(froms.length > 0, `${dockerfile} has no FROM line`);
-      for (const from of froms) {
-        const fromTag = imageTag(from);
-        assert.ok(fromTag && fromTag !== "latest", `${dockerfile}: FROM ${from} is not pinned to a version`);
-      }
+    assert.ok(tag && tag !== "latest", `service ${name}: image ${service.image} is not pinned to a version tag`);
+    assert.match(service.image, /^dataflow-lab\//, `service ${name}: ${service.image} is not one of the lab's own images`);
+    // MinIO's Docker Hub namespace was withdrawn in September 2026: nothing may name it again.
+    assert.doesNotMatch(service.image, /^(docker\.io\/)?minio\//, `service ${name} names a withdrawn MinIO repository`);
+    const [dockerfile] = dockerfilesOf(service);
+    assert.ok(dockerfile, `service ${name} has no build: section (every image is built from docker/)`);
+    assert.ok(dockerfile.startsWith(`${dockerDir}/`) && existsSync(dockerfile), `service ${name}: ${dockerfile} is not a Dockerfile in docker/`);
+    const text = readFileSync(dockerfile, "utf8");
+    assert.match(text, new RegExp(`^ARG BASE_IMAGE=debian:${suite}-slim$`, "m"), `${dockerfile}: BASE_IMAGE defaults to debian:${suite}-slim`);
+    const stages: string[] = [];
+    for (const [, from = "", stage] of text.matchAll(/^FROM\s+(\S+)(?:\s+AS\s+(\S+))?/gim)) {
+      assert.ok(from === "${BASE_IMAGE}" || stages.includes(from), `${dockerfile}: FROM ${from} is neither \${BASE_IMAGE} nor an earlier stage`);
+      if (stage) stages.push(stage);
     }
+    const args = (typeof service.build === "object" ? (service.build as { args?: Record<string, string> }).args : undefined) ?? {};
+    assert.equal(args["BASE_IMAGE"], "${DATAFLOW_BASE_IMAGE:-debian:" + suite + "-slim}", `service ${name} passes BASE_IMAGE through`);
   }
 });
 
@@ -127,7 +139,7 @@ test("every published port binds 127.0.0.1 only", () => {
   for (const [name, service] of services) {
     for (const port of service.ports ?? []) {
       if (typeof port === "string") {
-        assert.match(port, /^127\.0\.0\.1:\d+:\d+(\/(tcp|udp))?$/, `service ${name}: port "${port}" is not bound to 127.0.0.1`);
+        assert.match(port, /^127\.0\.0\.1:(\d+|\$\{DATAFLOW_[A-Z0-9_]+_PORT:-\d+\}):\d+(\/(tcp|udp))?$/, `service ${name}: port "${port}" is not bound to 127.0.0.1`);
       } else {
         assert.equal(port.host_ip, "127.0.0.1", `service ${name}: port ${JSON.stringify(port)} is not bound to 127.0.0.1`);
       }
@@ -202,17 +214,18 @@ test("volumes are named; bind mounts are read-only files from this repository", 
 });
 
 test("same versions, ports, buckets and topics as the native stack (scripts/services)", () => {
-  const kafka = versionPin("KAFKA_VERSION");
-  const mlflow = versionPin("MLFLOW_VERSION");
-  for (const [name, service] of services) {
-    if (service.image?.startsWith("apache/kafka:")) assert.equal(imageTag(service.image), kafka, `service ${name}`);
-    if (service.image?.startsWith("dataflow-lab/mlflow:")) assert.equal(imageTag(service.image), mlflow, `service ${name}`);
+  // The Dockerfiles' ARG defaults and the image tags carry the native stack's pins.
+  const dockerArg = (file: string, arg: string) => new RegExp(`^ARG ${arg}=(\\S+)$`, "m").exec(readFileSync(path.join(dockerDir, file), "utf8"))?.[1];
+  for (const [file, arg, pin] of [
+    ["minio/Dockerfile", "MINIO_VERSION", "MINIO_VERSION"], ["minio/Dockerfile", "MINIO_MODULE", "MINIO_MODULE"],
+    ["kafka/Dockerfile", "KAFKA_VERSION", "KAFKA_VERSION"], ["kafka/Dockerfile", "KAFKA_LOG4J_VERSION", "KAFKA_LOG4J_VERSION"],
+    ["mlflow/Dockerfile", "MLFLOW_VERSION", "MLFLOW_VERSION"], ["mlflow/Dockerfile", "PSYCOPG2_VERSION", "PSYCOPG2_VERSION"],
+    ["mlflow/Dockerfile", "BOTO3_VERSION", "BOTO3_VERSION"],
+  ] as const) assert.equal(dockerArg(file, arg), versionPin(pin), `docker/${file}: ARG ${arg}`);
+  assert.equal(dockerArg("postgres/Dockerfile", "PG_MAJOR"), versionPin("POSTGRES_MAJOR"), "docker/postgres/Dockerfile: ARG PG_MAJOR");
+  for (const [service, pin] of [["minio", "MINIO_VERSION"], ["kafka", "KAFKA_VERSION"], ["mlflow", "MLFLOW_VERSION"], ["postgres", "POSTGRES_MAJOR"]] as const) {
+    assert.equal(imageTag(compose.services[service]?.image ?? ""), versionPin(pin), `service ${service}'s image tag`);
   }
-  assert.equal(imageTag(compose.services.postgres?.image ?? "")?.split(".")[0], versionPin("POSTGRES_MAJOR"));
-  const dockerfile = readFileSync(path.join(dockerDir, "mlflow/Dockerfile"), "utf8");
-  assert.match(dockerfile, new RegExp(`^FROM ghcr\\.io/mlflow/mlflow:v${mlflow.replaceAll(".", "\\.")}$`, "m"));
-  assert.match(dockerfile, new RegExp(`psycopg2-binary==${versionPin("PSYCOPG2_VERSION")}\\b`));
-  assert.match(dockerfile, new RegExp(`boto3==${versionPin("BOTO3_VERSION")}\\b`));
 
   // The native stack's client-facing ports (the KRaft controller's is internal to Kafka).
   const nativePorts = ["postgres", "minio", "kafka", "mlflow"].flatMap((service) =>
@@ -221,7 +234,9 @@ test("same versions, ports, buckets and topics as the native stack (scripts/serv
       .map((m) => m[2] ?? ""),
   );
   // The hub (docker/jupyterhub) has no native-stack counterpart: its port is the web entry, not a service's.
-  const published = services.filter(([name]) => name !== "jupyterhub").flatMap(([, s]) => (s.ports ?? []).map((p) => (typeof p === "string" ? p.split(":")[1] : String(p.published))));
+  // Host ports as written, "${DATAFLOW_S3_PORT:-19000}": their defaults are the native stack's.
+  const hostPort = (p: string) => /^127\.0\.0\.1:(?:(\d+)|\$\{[A-Z0-9_]+:-(\d+)\}):/.exec(p)?.slice(1).find(Boolean) ?? p;
+  const published = services.filter(([name]) => name !== "jupyterhub").flatMap(([, s]) => (s.ports ?? []).map((p) => (typeof p === "string" ? hostPort(p) : String(p.published))));
   assert.deepEqual(published.sort(), nativePorts.sort(), "compose.yml should publish the native stack's ports");
 
   const minioInit = compose.services["minio-init"];
