@@ -37,7 +37,8 @@ import warnings
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-VENV = REPO_ROOT / ".lab-env" / "venv"
+# The project-local Jupyter (scripts/jupyter-env.sh); the workshop image names its own with DATAFLOW_JUPYTER_VENV.
+VENV = Path(os.environ.get("DATAFLOW_JUPYTER_VENV") or REPO_ROOT / ".lab-env" / "venv")
 KERNEL_NAME = "tslab"
 QUOTE_LINES = 8
 

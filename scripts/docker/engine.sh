@@ -129,8 +129,13 @@ base_image() {
   local ca_hook="mkdir -p \"\$1/usr/local/share/ca-certificates\""
   for f in "${extra_ca[@]}"; do ca_hook+=" && cp '$f' \"\$1/usr/local/share/ca-certificates/\""; done
   ca_hook+=" && chroot \"\$1\" update-ca-certificates >/dev/null"
+  # The same dpkg path excludes as the official slim images (debuerreotype's --slim), so that a
+  # Dockerfile that only works with man pages or docs present fails here as it would for users.
+  local slim=() p
+  for p in doc groff info linda lintian locale man; do slim+=("--dpkgopt=path-exclude=/usr/share/$p/*"); done
+  slim+=("--dpkgopt=path-include=/usr/share/doc/*/copyright" "--dpkgopt=path-include=/usr/share/locale/locale.alias")
   mmdebstrap --variant=minbase --include=ca-certificates --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
-      "${apt_opts[@]}" --customize-hook="$ca_hook" \
+      "${apt_opts[@]}" "${slim[@]}" --customize-hook="$ca_hook" \
       --customize-hook='rm -rf "$1/var/lib/apt/lists/"* "$1/var/cache/apt/"*' \
       "$DEBIAN_SUITE" - >"$DOCKER_HOME/base.tar" 2>"$DOCKER_LOGS/mmdebstrap.log" ||
     { tail -n 25 "$DOCKER_LOGS/mmdebstrap.log" | sed 's/^/  | /' >&2; die "mmdebstrap failed (log: $DOCKER_LOGS/mmdebstrap.log)"; }
