@@ -64,10 +64,12 @@ def _ensure_venv_python() -> None:
 _ensure_venv_python()
 os.environ.pop("RUN_NOTEBOOKS_REEXEC", None)
 # Same Jupyter environment as scripts/jupyter-env.sh and lab.sh: per-user Jupyter/IPython dirs inside
-# .lab-env (kernel connection files included), and the venv's share/jupyter wins over them.
-for _var, _sub in (("JUPYTER_CONFIG_DIR", "jupyter/config"), ("JUPYTER_DATA_DIR", "jupyter/data"),
-                   ("JUPYTER_RUNTIME_DIR", "jupyter/runtime"), ("IPYTHONDIR", "ipython")):
-    os.environ.setdefault(_var, str(REPO_ROOT / ".lab-env" / _sub))
+# .lab-env (kernel connection files included), and the venv's share/jupyter wins over them. (In the workshop
+# image, DATAFLOW_JUPYTER_VENV: the user's own dirs, as for their server.)
+if not os.environ.get("DATAFLOW_JUPYTER_VENV"):
+    for _var, _sub in (("JUPYTER_CONFIG_DIR", "jupyter/config"), ("JUPYTER_DATA_DIR", "jupyter/data"),
+                       ("JUPYTER_RUNTIME_DIR", "jupyter/runtime"), ("IPYTHONDIR", "ipython")):
+        os.environ.setdefault(_var, str(REPO_ROOT / ".lab-env" / _sub))
 os.environ["JUPYTER_PREFER_ENV_PATH"] = "1"
 
 import nbformat  # noqa: E402

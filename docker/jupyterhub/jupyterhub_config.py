@@ -65,6 +65,21 @@ class LocalWorkshopAuthenticator(WorkshopPasswordMixin, LocalAuthenticator):
     # In the image every trainee becomes a system user on first login (useradd), so the OS keeps homes apart.
     add_user_cmd = ["useradd", "--create-home", "--shell", "/bin/bash"]
 
+    def add_system_user(self, user):
+        # /home is a volume but /etc/passwd is not: a re-created container re-creates the trainees in whatever
+        # order they come back, and useradd's next free uid could be the one that owns another trainee's kept home.
+        # So a kept home gives its owner's uid back (useradd refuses a uid already taken: the spawn fails, safely),
+        # and a new trainee gets a uid above every uid owning a home.
+        import pwd
+
+        home = Path("/home") / user.name
+        if home.is_dir():
+            self.uids[user.name] = home.stat().st_uid
+        else:
+            taken = {p.stat().st_uid for p in Path("/home").iterdir()} | {e.pw_uid for e in pwd.getpwall()}
+            self.uids[user.name] = max([999, *(uid for uid in taken if 1000 <= uid < 60000)]) + 1
+        super().add_system_user(user)
+
 
 SPAWNER = env("DATAFLOW_HUB_SPAWNER", "local")
 if SPAWNER == "simple":
@@ -156,6 +171,8 @@ def seed_home(home: Path, owner=None):
     if not link.exists() and NODE_MODULES.is_dir():
         link.symlink_to(NODE_MODULES)
     if owner is not None:
+        # A trainee's home is theirs alone; copytree has just given it the seed folder's mode (0755).
+        home.chmod(0o700)
         for path in [home, *home.rglob("*")]:
             if not path.is_symlink():
                 shutil.chown(path, owner, owner)
@@ -179,6 +196,9 @@ async def pre_spawn_hook(spawner):
     # The lab folder (embedded parts, DuckDB spill files) in the trainee's home; JUPYTERHUB_USER (set by the hub)
     # puts their tables and objects in their own namespace on the shared services.
     environment["DATAFLOW_LAB_HOME"] = str(home / "dataflow-lab")
+    # MLflow is shared by everyone: the ML notebook's experiment and model names carry the trainee's name, so
+    # one trainee's champion alias never points at another's model.
+    environment["ML_NAME"] = f"dataflow-lab-{name}"
     if S3_ENDPOINT and CATALOG_URL:
         # Network calls: in a thread, so thirty logins at once do not stall the hub. A CredentialError fails
         # the spawn (the trainee sees it, the trainer finds it in the log); never a fallback to the hub's keys.
