@@ -105,11 +105,16 @@ function labUser(env: Env): string | undefined {
  * Where a user's data lives when the lab runs on shared services. Without a user: the buckets' roots and
  * DuckLake's default metadata schema (today's layout, unchanged).
  */
-export function userNamespace(user: string | undefined): { keyPrefix: string; metadataSchema: string | undefined; dataPath: string } {
-  if (user === undefined) return { keyPrefix: "", metadataSchema: undefined, dataPath: "s3://" };
+export function userNamespace(user: string | undefined): { keyPrefix: string; metadataSchema: string | undefined; dataPath: string; consumerGroupPrefix: string } {
+  if (user === undefined) return { keyPrefix: "", metadataSchema: undefined, dataPath: "s3://", consumerGroupPrefix: "dataflow-lab" };
   // DuckLake puts schema S under DATA_PATH/S/; a per-user DATA_PATH inside one bucket keeps all of the user's
   // lake files under the one prefix the hub's scoped credentials allow (s3://<bucket>/users/<user>/…).
-  return { keyPrefix: `users/${user}/`, metadataSchema: `ducklake_${user.replace(/-/g, "_")}`, dataPath: `s3://silver/users/${user}/lake/` };
+  // Kafka topics are shared, but a consumer group must not be: Kafka would split the partitions between two
+  // trainees' sinks, and each would see only part of the stream.
+  return {
+    keyPrefix: `users/${user}/`, metadataSchema: `ducklake_${user.replace(/-/g, "_")}`, dataPath: `s3://silver/users/${user}/lake/`,
+    consumerGroupPrefix: `dataflow-lab-${user}`,
+  };
 }
 
 /**

@@ -1,4 +1,5 @@
 import { ident, isPlainName, literal } from "../catalog/sql.js";
+import { userNamespace } from "../config/settings.js";
 import { CatalogError, messageOf } from "../errors.js";
 import type { Lab } from "../lab.js";
 import { FolderSource } from "./folder-source.js";
@@ -130,7 +131,7 @@ export function describeStreamSink(r: StreamSinkReport): string {
 export function streamSourceFor(lab: Lab, topics: readonly string[]): StreamSource {
   const s = lab.settings.stream;
   return s.kind === "kafka"
-    ? new KafkaSource({ brokers: s.bootstrapServers, topics })
+    ? new KafkaSource({ brokers: s.bootstrapServers, topics, groupId: `${userNamespace(lab.settings.user).consumerGroupPrefix}-bronze-${[...topics].sort().join("+")}` })
     : new FolderSource({ path: s.path, topics });
 }
 
