@@ -29,7 +29,8 @@ export async function retry<T>(work: () => Promise<T>, options: RetryOptions): P
 
 /** Connection-level failures that a service still starting up produces. */
 export function isConnectionError(error: unknown): boolean {
-  const codes = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EAI_AGAIN", "UND_ERR_SOCKET"]);
+  // ENOTFOUND too: on a compose network a stopped container's name stops resolving until it is back.
+  const codes = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EAI_AGAIN", "ENOTFOUND", "UND_ERR_SOCKET"]);
   for (let e: unknown = error; e; e = (e as { cause?: unknown }).cause) {
     const code = (e as { code?: string }).code;
     if (code && codes.has(code)) return true;

@@ -33,7 +33,7 @@ const OPEN = [
   'const lab = await openLab();',
 ].join("\n");
 const INGEST = (file: string, table: string) => `(await ingestFile(lab, { file: "../data/samples/${file}", table: "${table}" })).rows`;
-const COUNT = (table: string) => `console.log("rows", Number((await lab.sql("SELECT count(*) AS n FROM bronze.${table}")).rows[0].n))`;
+const COUNT = (table: string) => `console.log("rows", (await lab.sql("SELECT count(*) FROM bronze.${table}")).number())`;
 
 test("the S3 container killed mid-notebook: the next cell names the endpoint; re-run after a restart, it succeeds with nothing lost", { timeout: 600_000 }, async () => {
   const kernel = await kernelOf(USER);
@@ -108,7 +108,10 @@ test("docker compose down (without -v) and up keeps every table, object, MLflow 
   assert.equal(created.status, 200, await created.text());
 
   const beforeDown = await inventory();
-  for (const [what, n] of Object.entries(beforeDown)) assert.ok(n > 0, `${what} is empty before the restart: the check would prove nothing`);
+  // (Trainees' lake files all live in the silver bucket, under users/<name>/lake/: gold may well be empty.)
+  for (const what of ["s3://bronze", "s3://silver", "catalog tables", "catalog snapshots", "mlflow runs", "files in /home"]) {
+    assert.ok(beforeDown[what]! > 0, `${what} is empty before the restart: the check would prove nothing`);
+  }
   composeOk(["down", "--timeout", "30"], { timeoutMs: 5 * 60_000 });
   composeOk(["up", "-d", "--wait", "--wait-timeout", "300"], { timeoutMs: 10 * 60_000 });
   assert.deepEqual(await inventory(), beforeDown);

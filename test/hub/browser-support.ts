@@ -15,7 +15,7 @@ const CHROMIUM = process.env["DATAFLOW_CHROMIUM"] ?? "/usr/bin/chromium";
 /** A one-cell notebook that draws a bar chart. */
 export const CHART_NOTEBOOK = {
   cells: [{
-    cell_type: "code", metadata: {}, outputs: [], execution_count: null,
+    id: "chart", cell_type: "code", metadata: {}, outputs: [], execution_count: null,
     source: [
       'import { showChart } from "@dataflow-lab/kernel-helpers";\n',
       "await showChart({ title: \"Orders per region\", mark: \"bar\", width: 320,\n",
