@@ -302,7 +302,9 @@ def main(argv: list[str] | None = None) -> int:
     _check_kernelspec()
     out_dir = args.out.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
-    Path(os.environ["JUPYTER_RUNTIME_DIR"]).mkdir(parents=True, exist_ok=True)
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    Path(jupyter_runtime_dir()).mkdir(parents=True, exist_ok=True)
 
     stems: set[str] = set()
     results: list[dict] = []
