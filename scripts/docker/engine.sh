@@ -17,17 +17,19 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 export DOCKER_HOST="unix://$DOCKER_SOCK" DOCKER_CONFIG="$DOCKER_CLI_CONFIG"
 
 engine_packages() {
-  local missing=()
-  command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
-  command -v mmdebstrap >/dev/null 2>&1 || missing+=(mmdebstrap)
-  [ "${#missing[@]}" -eq 0 ] && return 0
+  command -v dockerd >/dev/null 2>&1 && command -v mmdebstrap >/dev/null 2>&1 && return 0
   [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 ||
     die "no Docker engine here and no way to install one: needs root and apt-get (Debian's docker.io and mmdebstrap). Install Docker yourself, or set DATAFLOW_SKIP_CONTAINER_TESTS=1 to skip the container tests on this machine (never in CI)"
-  say "installing Debian's ${missing[*]} (apt-get)"
+  say "installing Debian's docker.io and mmdebstrap (apt-get)"
   DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  # The package's systemd units would start a second engine on /var/run/docker.sock at boot.
-  command -v dockerd >/dev/null 2>&1 || die "apt-get installed docker.io but there is no dockerd"
+  # docker.io without its recommends (apparmor, needrestart: nothing this engine uses); mmdebstrap with
+  # them (gpg checks the mirror's signatures).
+  command -v dockerd >/dev/null 2>&1 ||
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io >/dev/null
+  command -v mmdebstrap >/dev/null 2>&1 ||
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap >/dev/null
+  command -v dockerd >/dev/null 2>&1 && command -v mmdebstrap >/dev/null 2>&1 ||
+    die "apt-get ran but dockerd or mmdebstrap is still missing"
 }
 
 compose_installed() {

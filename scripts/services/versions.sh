@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Every version the native service stack installs, in one place. docker/ pins the same Kafka,
+# Every version the native service stack installs, in one place. docker/ builds the same MinIO, Kafka,
 # MLflow, psycopg2-binary and boto3 (test/services/compose.test.ts fails if they drift).
 
 # MinIO's community edition is source-only and its repository is archived: this pseudo-version is
@@ -18,14 +18,14 @@ KAFKA_LOG4J_VERSION=2.25.4
 
 # MLflow tracking server: 3.17.2 is the newest patch of the newest line that has had one (3.18.0
 # is days old); 3.5+ has the host-header/CORS middleware the server flags below rely on. Transitive
-# pins: mlflow-constraints.txt. Docker: ghcr.io/mlflow/mlflow:v$MLFLOW_VERSION plus the two below.
+# pins: mlflow-constraints.txt. docker/mlflow installs the same three.
 MLFLOW_VERSION=3.17.2
 # PostgreSQL driver for the backend store (a binary wheel: no compiler or libpq headers needed).
 PSYCOPG2_VERSION=2.9.13
 # S3 client MLflow's artifact proxy writes to MinIO with; also creates the buckets (s3_buckets.py).
 BOTO3_VERSION=1.44.5
 
-# PostgreSQL comes from Debian 12 (bookworm): major version 15. docker/ uses postgres:15.x.
+# PostgreSQL comes from Debian 12 (bookworm): major version 15, as docker/postgres installs it.
 POSTGRES_MAJOR=15
 
 # Validates docker/compose.yml against the compose specification's JSON schema, which this
