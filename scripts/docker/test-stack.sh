@@ -19,6 +19,13 @@ export COMPOSE_ENV_FILES="$STACK_ENV"
 # Compose's own progress output, plain: it goes to logs and CI output, not a terminal.
 export BUILDKIT_PROGRESS=plain COMPOSE_PROGRESS=plain COMPOSE_ANSI=never
 
+# Compose lets the shell's variables override the env file's: the suite's shell holds the native stack's
+# AWS keys, so every variable the env file sets is taken from the file alone.
+without_shell_overrides() {
+  local key
+  while IFS='=' read -r key _; do unset "$key"; done < <(grep -E '^[A-Z_][A-Z0-9_]*=' "$STACK_ENV")
+}
+
 rand_hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
 
 # Written once (mode 600): the credentials of the volumes that exist are the ones in this file.
@@ -96,6 +103,8 @@ print_env() {
     "$DOCKER_HOST" "$DOCKER_CONFIG" "$COMPOSE_PROJECT_NAME" "$COMPOSE_FILE" "$COMPOSE_ENV_FILES" "$STACK_ENV"
 }
 
+ensure_env
+without_shell_overrides
 case "${1:-}" in
   build) build ;;
   up) up ;;

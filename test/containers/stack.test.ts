@@ -6,7 +6,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { STACK, composeOk, containers, hubShell } from "./stack.js";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { STACK, compose, composeOk, containers, hubShell } from "./stack.js";
 
 interface ConfigService { image?: string; build?: { context?: string; dockerfile?: string }; restart?: string }
 const config = JSON.parse(composeOk(["config", "--format", "json"])) as { services: Record<string, ConfigService> };
@@ -60,4 +63,20 @@ test("ports are published on 127.0.0.1 only", () => {
   const published = r.stdout.split("\n").flatMap((line) => [...line.matchAll(/([0-9.:[\]]+):\d+->/g)].map((m) => `${line.split(" ")[0]} ${m[1]}`));
   assert.ok(published.length >= 6, `published ports: ${r.stdout}`);
   for (const p of published) assert.match(p, / 127\.0\.0\.1$/, `published beyond loopback: ${p}`);
+});
+
+test("compose refuses to start while a required value of the env file is missing or empty, naming it", () => {
+  const dir = mkdtempSync(join(tmpdir(), "stack-env-"));
+  try {
+    const lines = readFileSync(process.env["DATAFLOW_TEST_STACK_ENV"]!, "utf8").split("\n");
+    for (const [name, change] of [["POSTGRES_PASSWORD", "drop"], ["DATAFLOW_HUB_WORKSHOP_PASSWORD", "empty"], ["AWS_SECRET_ACCESS_KEY", "empty"]] as const) {
+      const file = join(dir, `${name}.env`);
+      writeFileSync(file, lines.flatMap((l) => (l.startsWith(`${name}=`) ? (change === "drop" ? [] : [`${name}=`]) : [l])).join("\n"));
+      const r = compose(["config", "--quiet"], { env: { COMPOSE_ENV_FILES: file } });
+      assert.notEqual(r.status, 0, `compose accepted an env file with ${name} ${change === "drop" ? "missing" : "empty"}`);
+      assert.match(r.stderr, new RegExp(`set ${name} in docker/\\.env`), r.stderr);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -27,11 +27,17 @@ export const STACK: Readonly<Record<string, string>> = Object.fromEntries(
 
 export interface Run { status: number | null; stdout: string; stderr: string }
 
-/** `docker compose ARGS` on the suite's project (COMPOSE_PROJECT_NAME, COMPOSE_FILE, COMPOSE_ENV_FILES from test-stack.sh). */
-export function compose(args: readonly string[], options: { input?: string; timeoutMs?: number } = {}): Run {
+/**
+ * `docker compose ARGS` on the suite's project (COMPOSE_PROJECT_NAME, COMPOSE_FILE, COMPOSE_ENV_FILES from
+ * test-stack.sh). The variables the env file sets are taken out of compose's environment: the shell's would
+ * override the file's, and the suite's shell holds the native stack's AWS keys.
+ */
+export function compose(args: readonly string[], options: { input?: string; timeoutMs?: number; env?: Record<string, string> } = {}): Run {
+  const env: Record<string, string | undefined> = { ...process.env, COMPOSE_ANSI: "never", COMPOSE_PROGRESS: "plain" };
+  for (const key of Object.keys(STACK)) delete env[key];
   const r = spawnSync("docker", ["compose", ...args], {
     encoding: "utf8", input: options.input, timeout: options.timeoutMs ?? 10 * 60_000, maxBuffer: 256 * 1024 * 1024,
-    env: { ...process.env, COMPOSE_ANSI: "never", COMPOSE_PROGRESS: "plain" },
+    env: { ...env, ...options.env },
   });
   return { status: r.status, stdout: r.stdout ?? "", stderr: `${r.stderr ?? ""}${r.error ? String(r.error) : ""}` };
 }
