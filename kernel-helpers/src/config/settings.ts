@@ -65,10 +65,11 @@ type Env = Readonly<Record<string, string | undefined>>;
 
 export function resolveSettings(env: Env = process.env, cwd: string = process.cwd()): LabSettings {
   const home = resolve(nonEmpty(env[ENV.home]) ?? defaultHome(cwd));
-  const endpoint = nonEmpty(env[ENV.s3Endpoint]) ?? nonEmpty(env[ENV.endpoint]);
+  const endpointVariable = nonEmpty(env[ENV.s3Endpoint]) !== undefined ? ENV.s3Endpoint : ENV.endpoint;
+  const endpoint = serverUrl(endpointVariable, nonEmpty(env[endpointVariable]), "Put the keys in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
   const catalogUrl = nonEmpty(env[ENV.catalog]);
   const kafka = nonEmpty(env[ENV.kafka]);
-  const mlflow = nonEmpty(env[ENV.mlflow]);
+  const mlflow = trackingUri(nonEmpty(env[ENV.mlflow]));
   return {
     home,
     storage: endpoint
@@ -84,6 +85,48 @@ export function resolveSettings(env: Env = process.env, cwd: string = process.cw
     extensionDirectory: nonEmpty(env[ENV.extensions]) ?? projectExtensionDirectory(cwd),
     user: labUser(env),
   };
+}
+
+/**
+ * An http(s) server address from the environment. Credentials inside it (http://KEY:SECRET@host) are refused rather
+ * than used: they would be printed wherever the address is (the banner, every error), and the clients take theirs
+ * from their own variables.
+ */
+function serverUrl(variable: string, value: string | undefined, credentialsFix: string): string | undefined {
+  if (value === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    url = new URL("invalid:");
+  }
+  if (!/^https?:$/.test(url.protocol)) {
+    throw new ConfigError(`${variable}=${JSON.stringify(redact(value))} is not an http:// or https:// address.`, {
+      fix: `Give the server's address with its scheme, e.g. ${variable}=http://127.0.0.1:19000.`, context: { variable },
+    });
+  }
+  if (url.username || url.password) {
+    throw new ConfigError(`${variable} carries credentials inside the URL (${redact(value)}); they would be printed wherever the address is.`, {
+      fix: `${credentialsFix}, and set ${variable} to the address alone (${url.protocol}//${url.host}${url.pathname === "/" ? "" : url.pathname}).`,
+      context: { variable },
+    });
+  }
+  return value;
+}
+
+/** MLflow's tracking URI: a server (http/https), a file: URI or a local path, as MLflow itself reads it. */
+function trackingUri(value: string | undefined): string | undefined {
+  if (value === undefined || /^https?:/i.test(value)) {
+    return serverUrl(ENV.mlflow, value, "Give the server's user and password in MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD");
+  }
+  // "127.0.0.1:5000" or "mlflow:5000" is a server without its scheme, not a folder of that name.
+  if (/^[\w.-]+:\d+(\/.*)?$/.test(value)) {
+    throw new ConfigError(`${ENV.mlflow}=${JSON.stringify(value)} looks like a server address without its scheme; MLflow would take it for a folder.`, {
+      fix: `Write ${ENV.mlflow}=http://${value} for a tracking server, or a path (./mlruns, /data/mlruns, file:///data/mlruns) for a file store.`,
+      context: { variable: ENV.mlflow },
+    });
+  }
+  return value;
 }
 
 // Our own variable first, so a test (or a trainer) can pick a namespace outside JupyterHub.

@@ -190,7 +190,9 @@ export class MlflowServerTracking implements Tracking {
   private async request(method: string, pathAndQuery: string, body?: string | Uint8Array): Promise<Response> {
     const url = `${this.base}${pathAndQuery}`;
     const endpoint = `${method} ${pathAndQuery.split("?")[0]}`;
-    const headers = typeof body === "string" ? { "content-type": "application/json" } : body ? { "content-type": "application/octet-stream" } : undefined;
+    const headers: Record<string, string> = typeof body === "string" ? { "content-type": "application/json" } : body ? { "content-type": "application/octet-stream" } : {};
+    const auth = authorization();
+    if (auth) headers["authorization"] = auth;
     let response: Response;
     try {
       response = await retry(
@@ -227,6 +229,18 @@ export class MlflowServerTracking implements Tracking {
     }
     return response;
   }
+}
+
+/**
+ * MLflow's own client variables for a server behind authentication, read at each request (secrets come from the
+ * environment only): MLFLOW_TRACKING_TOKEN (bearer), else MLFLOW_TRACKING_USERNAME + MLFLOW_TRACKING_PASSWORD (basic).
+ */
+function authorization(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const token = env["MLFLOW_TRACKING_TOKEN"]?.trim();
+  if (token) return `Bearer ${token}`;
+  const user = env["MLFLOW_TRACKING_USERNAME"]?.trim();
+  const password = env["MLFLOW_TRACKING_PASSWORD"] ?? "";
+  return user ? `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}` : undefined;
 }
 
 class Unavailable extends Error {

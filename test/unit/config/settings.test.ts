@@ -54,3 +54,26 @@ test("passwords are redacted wherever a connection string is quoted", () => {
   assert.ok(!out.includes("s3cr3t") && !out.includes("hunter2"), out);
   assert.match(out, /postgresql:\/\/u:\*\*\*@h:1\/db/);
 });
+
+test("credentials inside a service URL are refused, and never printed in the refusal", () => {
+  const cases: [Record<string, string>, RegExp][] = [
+    [{ AWS_ENDPOINT_URL_S3: "http://KEYID:SECRETVALUE@127.0.0.1:9000" }, /AWS_ENDPOINT_URL_S3 carries credentials[\s\S]*AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY[\s\S]*http:\/\/127\.0\.0\.1:9000/],
+    [{ AWS_ENDPOINT_URL: "https://KEYID:SECRETVALUE@s3.example" }, /AWS_ENDPOINT_URL carries credentials/],
+    [{ MLFLOW_TRACKING_URI: "http://ana:SECRETVALUE@127.0.0.1:5000" }, /MLFLOW_TRACKING_URI carries credentials[\s\S]*MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD/],
+  ];
+  for (const [env, expected] of cases) {
+    assert.throws(() => resolveSettings(env), (e: unknown) => {
+      const text = `${(e as Error).message} ${JSON.stringify(e)}`;
+      assert.ok(!text.includes("SECRETVALUE"), text);
+      assert.match((e as Error).message, expected);
+      return (e as Error).name === "ConfigError";
+    });
+  }
+});
+
+test("a service address must be http(s); a tracking server without its scheme is not taken for a folder", () => {
+  assert.throws(() => resolveSettings({ AWS_ENDPOINT_URL_S3: "127.0.0.1:9000" }), /AWS_ENDPOINT_URL_S3="127\.0\.0\.1:9000" is not an http:\/\/ or https:\/\/ address/);
+  assert.throws(() => resolveSettings({ MLFLOW_TRACKING_URI: "127.0.0.1:5000" }), /looks like a server address without its scheme[\s\S]*http:\/\/127\.0\.0\.1:5000/);
+  assert.throws(() => resolveSettings({ MLFLOW_TRACKING_URI: "mlflow:5000/" }), /without its scheme/);
+  assert.deepEqual(resolveSettings({ MLFLOW_TRACKING_URI: "./mlruns" }).tracking, { kind: "mlflow-file-store", path: "./mlruns" });
+});

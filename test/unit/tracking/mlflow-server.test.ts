@@ -64,3 +64,30 @@ test("metrics are sent in batches within MLflow's limits; NaN survives JSON", as
   assert.equal(batches[0]!.metrics[0]!.value, "NaN");
   assert.deepEqual(batches.map((b) => b.params.length), [1, 0, 0]);
 });
+
+test("a server behind authentication gets MLflow's own credential variables, read from the environment", async () => {
+  const seen: (string | undefined)[] = [];
+  const saved = { ...process.env };
+  try {
+    await withServer((req, res) => {
+      seen.push(req.headers.authorization);
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ experiment }));
+    }, async (uri) => {
+      const tracking = new MlflowServerTracking(uri);
+      delete process.env["MLFLOW_TRACKING_TOKEN"];
+      delete process.env["MLFLOW_TRACKING_USERNAME"];
+      await tracking.getOrCreateExperiment("churn");
+      process.env["MLFLOW_TRACKING_USERNAME"] = "ana";
+      process.env["MLFLOW_TRACKING_PASSWORD"] = "s3cret";
+      await tracking.getOrCreateExperiment("churn");
+      process.env["MLFLOW_TRACKING_TOKEN"] = "tok";
+      await tracking.getOrCreateExperiment("churn");
+    });
+  } finally {
+    for (const k of ["MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"]) {
+      if (saved[k] === undefined) delete process.env[k];
+      else process.env[k] = saved[k];
+    }
+  }
+  assert.deepEqual(seen, [undefined, `Basic ${Buffer.from("ana:s3cret").toString("base64")}`, "Bearer tok"]);
+});
