@@ -113,14 +113,37 @@ export function createApi(options: ApiOptions = {}): FastifyInstance & { publish
   });
   app.get("/api/v1/stats", async () => stats);
 
-  app.setErrorHandler((error: { statusCode?: number; message: string }, _request, reply) => {
+  // One envelope for every status, Fastify's own refusals included. A 500 never echoes the error's text (it can
+  // quote SQL or paths): the log has it, the client gets a reference to find it there.
+  app.setErrorHandler((error: { statusCode?: number; message: string }, request, reply) => {
     const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
-    const fix = status === 400 ? 'Send a JSON body with "Content-Type: application/json".' : "See the API's log.";
-    return reply.code(status).send({ error: status === 500 ? "internal" : "bad_request", message: messageOf(error), fix });
+    if (status === 500) {
+      request.log.error({ err: error, reqId: request.id }, "unhandled error");
+      return reply.code(500).send({
+        error: "internal", message: `The API failed on ${request.method} ${request.routeOptions.url ?? request.url} (reference ${request.id}).`,
+        fix: `Retry later; if it persists, start the API with a logger (startApi({ logger: true }) or npm run api) and look for reference ${request.id}.`,
+      });
+    }
+    const [code, fix] = REFUSALS[status] ?? ["bad_request", "Check the request against the API's documentation."];
+    return reply.code(status).send({ error: code, message: messageOf(error), fix });
   });
+  app.setNotFoundHandler((request, reply) => reply.code(404).send({
+    error: "not_found", message: `No route ${request.method} ${request.url.split("?")[0]}.`,
+    fix: `Routes: ${Object.values(ROUTES).map((r) => `POST ${r}`).join(", ")}, GET /api/v1/recommendations/{user_id}, GET /health, GET /ready, GET /api/v1/stats.`,
+  }));
   app.addHook("onClose", async () => publisher.close());
   return Object.assign(app, { publisher, stats: () => structuredClone(stats) });
 }
+
+// What Fastify itself refuses before a route runs, as the API's own error codes and fixes.
+const REFUSALS: Record<number, [string, string]> = {
+  400: ["bad_request", 'Send a well-formed JSON body with "Content-Type: application/json".'],
+  404: ["not_found", "Check the path."],
+  405: ["method_not_allowed", "Use the method the route documents (POST for events, GET for the rest)."],
+  413: ["payload_too_large", "Send the events in smaller batches (the body limit is 16 MB)."],
+  415: ["unsupported_media_type", 'Send JSON with "Content-Type: application/json".'],
+  431: ["headers_too_large", "Send fewer or smaller headers."],
+};
 
 /** Start the API on a port (0 = a free one) and say where. */
 export async function startApi(options: ListenOptions = {}): Promise<RunningApi> {

@@ -46,13 +46,20 @@ export interface Recommendations {
 }
 
 /** Answer from gold only: the user's segment, and what similar customers buy that they have not. */
+/** The most products one recommendation answer lists. */
+export const MAX_LIMIT = 50;
+
 export async function recommendationsFor(lab: Lab, userId: number, options: { limit?: number } = {}): Promise<Recommendations | null> {
   if (!(await lab.catalog.tableExists(CUSTOMER_SCORES))) {
     throw new MlError(`${CUSTOMER_SCORES} does not exist yet.`, { fix: "Run notebooks/06_ml_tracking.ipynb (it scores every customer).", context: { table: CUSTOMER_SCORES } });
   }
   const me = (await lab.sql(`SELECT segment, segment_name, churn_probability FROM ${CUSTOMER_SCORES} WHERE customer_id = ?`, [userId])).rows()[0];
   if (!me) return null;
-  const limit = Math.max(1, Math.min(50, Math.floor(options.limit ?? 5)));
+  const limit = options.limit ?? 5;
+  // It reaches SQL as a number: a whole one within bounds, or a clear refusal (never LIMIT NaN).
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
+    throw new MlError(`limit must be a whole number from 1 to ${MAX_LIMIT}, got ${limit}.`, { fix: "Pass e.g. { limit: 10 }." });
+  }
   const products = await lab.sql(`
     WITH peers AS (SELECT customer_id FROM ${CUSTOMER_SCORES} WHERE segment = ? AND customer_id <> ?),
          mine AS (SELECT DISTINCT product_id FROM gold.customer_orders WHERE customer_id = ?)

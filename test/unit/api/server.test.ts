@@ -9,6 +9,7 @@ import {
   createApi, FolderPublisher, marketplaceEvents, MARKETPLACE_SCHEMAS, produceToApi, PublishUnavailableError, runStreamSink, startApi, TOPICS,
   type EventPublisher,
 } from "../../../kernel-helpers/src/index.js";
+import type { InjectOptions } from "fastify";
 import { withLab } from "../helpers.js";
 
 const tx = (id: string, extra: Record<string, unknown> = {}) => ({
@@ -147,6 +148,41 @@ test("concurrent requests never interleave: offsets are unique and each line hol
       const tooMany = await app.inject({ method: "POST", url: "/api/v1/transactions", payload: Array.from({ length: 11 }, (_, i) => tx(`m${i}`)) });
       assert.equal(tooMany.statusCode, 400);
       assert.match(tooMany.json().message, /1 to 10 events, got 11/);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+test("every refusal has the API's one envelope; query parameters are checked; a 500 never echoes internals", async () => {
+  await withLab(async (lab) => {
+    const failing: EventPublisher = {
+      description: "a publisher that breaks", ready: async () => ({ ready: true, detail: "" }), close: async () => undefined,
+      publish: async () => { throw new Error('duckdb: Binder Error near "SELECT secret FROM bronze.x"'); },
+    };
+    const app = createApi({ settings: lab.settings, publisher: failing });
+    try {
+      const cases: [InjectOptions, number, string][] = [
+        [{ method: "GET", url: "/api/v1/recommendations/1?limit=abc" }, 400, "bad_request"],
+        [{ method: "GET", url: "/api/v1/recommendations/1?limit=0" }, 400, "bad_request"],
+        [{ method: "GET", url: "/api/v1/recommendations/1?limit=5000" }, 400, "bad_request"],
+        [{ method: "GET", url: "/api/v1/recommendations/99999999999999999999" }, 400, "bad_request"],
+        [{ method: "GET", url: "/api/v1/nowhere" }, 404, "not_found"],
+        [{ method: "POST", url: "/api/v1/transactions", headers: { "content-type": "application/xml" }, payload: "<tx/>" }, 415, "unsupported_media_type"],
+        [{ method: "POST", url: "/api/v1/transactions", headers: { "content-type": "application/json" }, payload: "{not json" }, 400, "bad_request"],
+        [{ method: "POST", url: "/api/v1/transactions", headers: { "content-type": "application/json" }, payload: `[${"1,".repeat(9_000_000)}1]` }, 413, "payload_too_large"],
+        [{ method: "POST", url: "/api/v1/transactions", payload: tx("boom") }, 500, "internal"],
+      ];
+      for (const [request, status, error] of cases) {
+        const r = await app.inject(request);
+        const what = `${request.method} ${String(request.url).slice(0, 60)} (${status} expected)`;
+        assert.equal(r.statusCode, status, `${what}: ${r.body.slice(0, 300)}`);
+        const body = r.json() as Record<string, unknown>;
+        assert.deepEqual(Object.keys(body).filter((k) => k !== "errors").sort(), ["error", "fix", "message"], `${what}: the envelope`);
+        assert.equal(body["error"], error, what);
+        assert.doesNotMatch(String(body["message"]), /SELECT|NaN|Binder/, `${what}: no internals in the answer`);
+        assert.doesNotMatch(String(body["fix"]), /See the API's log/, `${what}: a fix the client can act on`);
+      }
     } finally {
       await app.close();
     }
