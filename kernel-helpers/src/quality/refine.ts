@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { QualityError } from "../errors.js";
 import type { Lab } from "../lab.js";
-import { ident, literal, parseTableName, qualified } from "../catalog/sql.js";
+import { ident, literal, parseTableName, qualified, sqlType } from "../catalog/sql.js";
 import { failureSql, parseRuleName, ruleName, type Rule } from "./rules.js";
 
 /** A silver column: its SQL type, and optionally an expression over the bronze columns. */
@@ -49,14 +49,24 @@ export async function refine(lab: Lab, spec: RefineSpec): Promise<QualityReport>
 
   const targetCols = Object.entries(spec.columns).map(([name, c]) => ({
     name,
-    type: typeof c === "string" ? c : c.type,
+    type: sqlType(typeof c === "string" ? c : c.type, name),
     rawExpr: typeof c === "string" ? `s.${ident(name)}` : `(${c.expr})`,
   }));
   const colDefs = [...targetCols.map((c) => `${ident(c.name)} ${c.type}`), "_batch_id VARCHAR", "_source_file VARCHAR", "_row_number BIGINT"];
   await lab.catalog.run(`CREATE TABLE IF NOT EXISTS ${target} (${colDefs.join(", ")})`);
-  const have = new Set((await lab.catalog.columns(spec.target)).map((c) => c.name));
+  const have = new Map((await lab.catalog.columns(spec.target)).map((c) => [c.name, c.type]));
   for (const c of targetCols) {
-    if (!have.has(c.name)) await lab.catalog.run(`ALTER TABLE ${target} ADD COLUMN ${ident(c.name)} ${c.type}`);
+    const existing = have.get(c.name);
+    if (existing === undefined) {
+      await lab.catalog.run(`ALTER TABLE ${target} ADD COLUMN ${ident(c.name)} ${c.type}`);
+    } else if (existing.toUpperCase().replace(/\s+/g, "") !== c.type.replace(/\s+/g, "")) {
+      // Casting the stored rows silently could lose data (2.99 as INTEGER is 3): the change is the trainee's call.
+      throw new QualityError(`${spec.target}.${c.name} is ${existing}, but the spec now declares ${c.type}; nothing was refined.`, {
+        fix: `Keep ${existing} in the spec, or evolve the table explicitly first: ALTER TABLE ${spec.target} ALTER ${c.name} TYPE ${c.type} `
+          + `(fails if a stored value does not fit), or drop ${spec.target} and refine again from bronze.`,
+        context: { table: spec.target, column: c.name },
+      });
+    }
   }
 
   const id = randomUUID().replaceAll("-", "").slice(0, 12);
@@ -70,7 +80,7 @@ export async function refine(lab: Lab, spec: RefineSpec): Promise<QualityReport>
   };
   const checks: { name: string; sql: string }[] = [
     // Text columns always cast; only typed columns can fail to parse.
-    ...targetCols.filter((c) => !/^(VARCHAR|TEXT|STRING)$/i.test(c.type)).map((c) => ({
+    ...targetCols.filter((c) => c.type !== "VARCHAR").map((c) => ({
       name: parseRuleName(c.name, c.type),
       sql: `(s.${ident("__raw_" + c.name)} IS NOT NULL AND s.${ident(c.name)} IS NULL)`,
     })),
