@@ -185,3 +185,29 @@ test("broker restarted during production: bronze holds exactly the 202'd events,
     }
   });
 });
+
+test("a batch the broker refuses as too large is answered 413 with a fix, not 503 to be retried forever; nothing is stored", { timeout: 60_000 }, async () => {
+  requireEnv("KAFKA_BOOTSTRAP_SERVERS");
+  await withServicesLab(async (lab) => {
+    const { names } = ownTopics("api-too-large");
+    const api = await startApi({ settings: lab.settings, topicNames: names });
+    try {
+      // Each event is within the API's own limits; together they exceed the broker's message.max.bytes (1 MB by default).
+      const events = Array.from({ length: 400 }, (_, i) => ({
+        transaction_id: `big-${i}`, user_id: 1, product_id: 1, category: "books", quantity: 1, amount: 1, currency: "BRL",
+        event_time: "2026-12-01T10:00:00Z", note: "x".repeat(60_000),
+      }));
+      const r = await fetch(`${api.url}/api/v1/transactions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(events) });
+      const body = (await r.json()) as { error: string; message: string; fix: string };
+      assert.equal(r.status, 413, JSON.stringify(body));
+      assert.equal(r.headers.get("retry-after"), null);
+      assert.equal(body.error, "payload_too_large");
+      assert.match(body.message, /MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE/);
+      assert.match(body.fix, /fewer events/);
+      assert.equal(api.stats()[TOPICS.transactions].unavailable, 0);
+    } finally {
+      await api.close();
+      await deleteTopics(Object.values(names));
+    }
+  });
+});

@@ -1,10 +1,9 @@
 import { mkdir, open, readdir, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { Kafka, logLevel, Partitioners, type Admin, type Producer } from "kafkajs";
-import { messageOf } from "../errors.js";
+import { messageOf, PublishRefusedError, PublishUnavailableError } from "../errors.js";
 import type { LabSettings } from "../config/settings.js";
 import { FILE_STRIDE } from "../stream/folder-source.js";
-import { StreamError } from "../stream/source.js";
 
 /** Where an accepted event was stored: what the API's 202 reports, and what bronze `_offset` will say. */
 export interface Ack {
@@ -31,8 +30,7 @@ export interface EventPublisher {
   close(): Promise<void>;
 }
 
-/** The store did not acknowledge: the events may be retried, none is reported as stored. */
-export class PublishUnavailableError extends StreamError {}
+export { PublishRefusedError, PublishUnavailableError };
 
 export function defaultPublisher(settings: LabSettings, topics: readonly string[]): EventPublisher {
   const s = settings.stream;
@@ -107,6 +105,15 @@ export class KafkaPublisher implements EventPublisher {
     } catch (e) {
       // A failed producer may hold a broken connection; the next request reconnects.
       await this.reset();
+      const refusal = kafkaRefusal(e);
+      if (refusal) {
+        throw new PublishRefusedError(`${this.description} refused ${events.length} event(s) for topic "${topic}": ${refusal.type}`, {
+          fix: refusal.type === "MESSAGE_TOO_LARGE" || refusal.type === "RECORD_LIST_TOO_LARGE"
+            ? "Send fewer events per request; retrying the same request fails the same way."
+            : "Retrying will not help: the broker refuses this topic or client (see the error type); ask the trainer to check the topic and its permissions.",
+          context: { topic, brokers: this.options.brokers, type: refusal.type, status: refusal.status }, cause: e,
+        });
+      }
       throw new PublishUnavailableError(`${this.description} did not acknowledge ${events.length} event(s) for topic "${topic}": ${messageOf(e)}`, {
         fix: "Nothing was reported as stored; retry the request when the broker is back (GET /ready says when).",
         context: { topic, brokers: this.options.brokers }, cause: e,
@@ -180,6 +187,21 @@ export class KafkaPublisher implements EventPublisher {
   }
 }
 
+// Kafka error codes a retry cannot cure, and the HTTP status the API answers them with.
+const REFUSED: Record<string, number> = {
+  MESSAGE_TOO_LARGE: 413, RECORD_LIST_TOO_LARGE: 413, INVALID_TOPIC_EXCEPTION: 502, TOPIC_AUTHORIZATION_FAILED: 502,
+  CLUSTER_AUTHORIZATION_FAILED: 502, INVALID_RECORD: 502, INVALID_REQUIRED_ACKS: 502, UNSUPPORTED_VERSION: 502,
+};
+
+/** The broker's refusal in a kafkajs error (or the errors it wraps) that retrying cannot fix. */
+function kafkaRefusal(e: unknown): { type: string; status: number } | undefined {
+  for (let cur = e as { type?: unknown; cause?: unknown; originalError?: unknown } | undefined, n = 0; cur && n < 5; n++) {
+    if (typeof cur.type === "string" && cur.type in REFUSED) return { type: cur.type, status: REFUSED[cur.type]! };
+    cur = (cur.originalError ?? cur.cause) as typeof cur;
+  }
+  return undefined;
+}
+
 export interface FolderPublisherOptions {
   /** The landing folder FolderSource reads: `<path>/<topic>/*.jsonl`. */
   readonly path: string;
@@ -234,6 +256,13 @@ export class FolderPublisher implements EventPublisher {
     } catch (e) {
       // Start a new file next time: this one may end in a partial line, which the sink dead-letters.
       this.files.delete(topic);
+      const code = (e as { code?: string }).code;
+      if (code === "EACCES" || code === "EPERM" || code === "EROFS" || code === "ENOTDIR" || code === "EISDIR") {
+        throw new PublishRefusedError(`The ${this.description} cannot be written (topic "${topic}", ${code}): ${messageOf(e)}`, {
+          fix: "Retrying will not help: make the landing folder writable by the API (or point DATAFLOW_LAB_HOME elsewhere); nothing was stored.",
+          context: { topic, folder: join(this.options.path, topic), status: 502 }, cause: e,
+        });
+      }
       throw new PublishUnavailableError(`Could not append ${events.length} event(s) to the ${this.description} (topic "${topic}"): ${messageOf(e)}`, {
         fix: "Check that the lab folder exists and has free space; nothing was reported as stored.",
         context: { topic, folder: join(this.options.path, topic) }, cause: e,

@@ -3,10 +3,10 @@ import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import addFormats from "ajv-formats";
 import { resolveSettings, type LabSettings } from "../config/settings.js";
 import { messageOf } from "../errors.js";
-import { EVENT_ID, eventJsonSchema, KEY_FIELD, TOPICS, type MarketplaceTopic } from "../stream/events.js";
+import { EVENT_ID, eventJsonSchema, eventShapeProblem, KEY_FIELD, TOPICS, type MarketplaceTopic } from "../stream/events.js";
 import type { Lab } from "../lab.js";
 import { recommendationRoutes } from "./recommendations.js";
-import { defaultPublisher, PublishUnavailableError, type EventPublisher } from "./publisher.js";
+import { defaultPublisher, PublishRefusedError, PublishUnavailableError, type EventPublisher } from "./publisher.js";
 
 export interface ApiOptions {
   /** Defaults to the environment's settings: Kafka when KAFKA_BOOTSTRAP_SERVERS is set, else the landing folder. */
@@ -70,7 +70,8 @@ export function createApi(options: ApiOptions = {}): FastifyInstance & { publish
   const stats = Object.fromEntries(Object.values(TOPICS).map((t) => [t, { accepted: 0, rejected: 0, unavailable: 0 }])) as ApiStats;
   // Our own ajv rather than Fastify's route schemas: Fastify coerces types ("12" → 12) by default,
   // and a batch wants per-item errors with their index.
-  const ajv = new Ajv({ allErrors: true, strict: true });
+  // multipleOfPrecision: 0.07 is a multiple of 0.01 although 0.07 / 0.01 is not an integer in floating point.
+  const ajv = new Ajv({ allErrors: true, strict: true, multipleOfPrecision: 9 });
   addFormats.default(ajv);
   const validators = Object.fromEntries(Object.values(TOPICS).map((t) => [t, ajv.compile(eventJsonSchema(t))])) as Record<MarketplaceTopic, ValidateFunction>;
 
@@ -81,7 +82,13 @@ export function createApi(options: ApiOptions = {}): FastifyInstance & { publish
       if (events.length === 0 || events.length > maxBatch) {
         return badRequest(reply, `A batch must hold 1 to ${maxBatch} events, got ${events.length}.`, [], "Send one event object, or an array of them.");
       }
-      const errors = events.flatMap((event, index) => (validators[topic](event) ? [] : describeErrors(index, validators[topic].errors ?? [])));
+      const errors = events.flatMap((event, index) => {
+        const shape = eventShapeProblem(event);
+        // Too deep to validate safely; too large is said beside the fields that make it so.
+        if (shape?.deep) return [{ index, field: "(event)", message: shape.problem }];
+        const fields = validators[topic](event) ? [] : describeErrors(index, validators[topic].errors ?? []);
+        return shape ? [...fields, { index, field: "(event)", message: shape.problem }] : fields;
+      });
       if (errors.length) {
         stats[topic].rejected += events.length;
         const where = Array.isArray(body) ? ` (${new Set(errors.map((e) => e.index)).size} of ${events.length} invalid)` : "";
@@ -98,6 +105,12 @@ export function createApi(options: ApiOptions = {}): FastifyInstance & { publish
           events: acks.map((a, i) => ({ id: (events[i] as Record<string, unknown>)[idField], partition: a.partition, offset: a.offset })),
         });
       } catch (e) {
+        if (e instanceof PublishRefusedError) {
+          // Not a 503: a client that retries what the store refuses would retry forever.
+          stats[topic].rejected += events.length;
+          const status = Number(e.context["status"] ?? 502);
+          return reply.code(status).send({ error: status === 413 ? "payload_too_large" : "store_refused", message: e.message.split("\n")[0], fix: e.fix });
+        }
         if (!(e instanceof PublishUnavailableError)) throw e;
         stats[topic].unavailable += events.length;
         return reply.code(503).header("retry-after", "1").send({ error: "unavailable", message: e.message.split("\n")[0], fix: e.fix });

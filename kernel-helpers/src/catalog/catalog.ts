@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from "@duckdb/node-api";
@@ -25,15 +26,56 @@ export interface TableInfo {
 }
 
 /**
+ * One DuckDB connection and the queue its statements wait in. A connection holds at most one
+ * transaction, and everything run on it while that transaction is open is part of it: so callers
+ * that may run at the same time (cells, the stream sink, the live refresh, API handlers) never share one.
+ */
+class Session {
+  closed = false;
+  private tail: Promise<unknown> = Promise.resolve();
+  private transactions: Promise<unknown> = Promise.resolve();
+
+  constructor(readonly connection: DuckDBConnection) {}
+
+  /** Run one call on the connection once the calls before it finished. */
+  exec<T>(call: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
+    const run = this.tail.then(() => call(this.connection));
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Transactions started in one session (one flow of work) run one after another, never inside each other. */
+  serialize<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.transactions.then(work);
+    this.transactions = run.catch(() => undefined);
+    return run;
+  }
+}
+
+interface Context {
+  readonly session: Session;
+  readonly inTransaction: boolean;
+}
+
+/**
  * The lakehouse catalog: one DuckDB engine with a DuckLake catalog attached,
  * one schema per medallion layer (bronze, silver, gold).
+ *
+ * Statements outside a session run one at a time on a shared connection, each committing on its own.
+ * `session()` and `transaction()` give their work a connection of its own, found again by every
+ * `run`/`query` inside it (AsyncLocalStorage), so concurrent work never lands in another's transaction.
  */
 export class Catalog {
+  private readonly shared: Session;
+  private readonly context = new AsyncLocalStorage<Context>();
+
   private constructor(
     private readonly instance: DuckDBInstance,
     private readonly connection: DuckDBConnection,
     readonly description: string,
-  ) {}
+  ) {
+    this.shared = new Session(connection);
+  }
 
   static async open(settings: LabSettings): Promise<Catalog> {
     const options: Record<string, string> = {};
@@ -112,7 +154,7 @@ export class Catalog {
   /** Run SQL and read the whole result. Parameters bind to `?` or `$name`. */
   async query(sql: string, params?: DuckDBValue[] | Record<string, DuckDBValue>): Promise<QueryResult> {
     try {
-      return new QueryResult(await this.connection.runAndReadAll(sql, params));
+      return new QueryResult(await this.current().exec((c) => c.runAndReadAll(sql, params)));
     } catch (e) {
       throw wrapSqlError(e, sql);
     }
@@ -121,7 +163,7 @@ export class Catalog {
   /** Run SQL for its effect (DDL, INSERT…) and return the number of rows changed, when DuckDB reports one. */
   async run(sql: string, params?: DuckDBValue[] | Record<string, DuckDBValue>): Promise<number> {
     try {
-      const result = await this.connection.run(sql, params);
+      const result = await this.current().exec((c) => c.run(sql, params));
       return Number(result.rowsChanged);
     } catch (e) {
       throw wrapSqlError(e, sql);
@@ -129,26 +171,56 @@ export class Catalog {
   }
 
   /**
+   * Run `work` on a connection of its own, closed afterwards: its temp tables and the transactions it
+   * opens are invisible to anything running at the same time. A session inside a session is the same one.
+   */
+  async session<T>(work: () => Promise<T>): Promise<T> {
+    const open = this.context.getStore();
+    if (open && !open.session.closed) return work();
+    const session = new Session(await this.instance.connect());
+    try {
+      await session.exec((c) => c.run(`USE ${LAKE}`));
+      return await this.context.run({ session, inTransaction: false }, work);
+    } finally {
+      session.closed = true;
+      await session.exec(async (c) => c.closeSync()).catch(() => undefined);
+    }
+  }
+
+  /**
    * Run `work` in one DuckLake transaction: every table it writes commits together, or none does.
-   * This is what makes re-runs safe: a failed step leaves nothing half-written.
+   * This is what makes re-runs safe: a failed step leaves nothing half-written. Outside a session it
+   * gets a connection of its own; a transaction inside a transaction joins it.
    */
   async transaction<T>(work: () => Promise<T>): Promise<T> {
-    await this.run("BEGIN TRANSACTION");
-    try {
-      const out = await work();
-      await this.run("COMMIT");
-      return out;
-    } catch (e) {
-      await this.connection.run("ROLLBACK").catch(() => undefined);
-      throw e;
-    }
+    const open = this.context.getStore();
+    if (!open || open.session.closed) return this.session(() => this.transaction(work));
+    if (open.inTransaction) return work();
+    const { session } = open;
+    return session.serialize(() => this.context.run({ session, inTransaction: true }, async () => {
+      await this.run("BEGIN TRANSACTION");
+      try {
+        const out = await work();
+        await this.run("COMMIT");
+        return out;
+      } catch (e) {
+        await session.exec((c) => c.run("ROLLBACK")).catch(() => undefined);
+        throw e;
+      }
+    }));
+  }
+
+  /** The session the caller runs in, or the shared connection. */
+  private current(): Session {
+    const open = this.context.getStore();
+    return open && !open.session.closed ? open.session : this.shared;
   }
 
   /** The first rows of a table, with its total row count for the display. */
   async preview(table: string, limit = 10): Promise<QueryResult> {
     const t = qualified(parseTableName(table));
     const total = (await this.query(`SELECT count(*) FROM ${t}`)).number();
-    const reader = await this.connection.runAndReadAll(`SELECT * FROM ${t} LIMIT ${Math.max(0, Math.floor(limit))}`);
+    const reader = await this.current().exec((c) => c.runAndReadAll(`SELECT * FROM ${t} LIMIT ${Math.max(0, Math.floor(limit))}`));
     return new QueryResult(reader, total);
   }
 

@@ -1,10 +1,9 @@
 import { mulberry32 } from "../random.js";
-import { LabError } from "../errors.js";
+import { MlError } from "../errors.js";
 import type { Lab } from "../lab.js";
 import { ident, parseTableName, qualified } from "../catalog/sql.js";
 
-/** Training data could not be read, or a model could not be trained, saved or loaded. */
-export class MlError extends LabError {}
+export { MlError };
 
 export interface FeatureMatrix {
   readonly table: string;

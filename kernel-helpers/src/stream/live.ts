@@ -62,7 +62,12 @@ const SOURCES: Source[] = [
 ];
 
 /** Fold the bronze rows that arrived since the last refresh into silver and gold. */
-export async function refreshLiveTables(lab: Lab): Promise<LiveRefreshReport> {
+export function refreshLiveTables(lab: Lab): Promise<LiveRefreshReport> {
+  // Its temp tables and transaction stay on a connection of its own, whatever else the kernel runs meanwhile.
+  return lab.catalog.session(() => refreshOnce(lab));
+}
+
+async function refreshOnce(lab: Lab): Promise<LiveRefreshReport> {
   const started = performance.now();
   await ensureTables(lab);
   const zero = () => ({ [TOPICS.transactions]: 0, [TOPICS.interactions]: 0 }) as Record<MarketplaceTopic, number>;

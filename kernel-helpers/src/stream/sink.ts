@@ -56,7 +56,7 @@ export interface StreamSinkReport {
 /** The bronze table a topic lands in. */
 export function bronzeTableFor(topic: string): string {
   const name = topic.replaceAll("-", "_");
-  if (!isPlainName(name) || RESERVED.has(name)) {
+  if (!isPlainName(name) || RESERVED.has(name.toLowerCase())) {
     throw new StreamError(`Topic "${topic}" cannot be mapped to a bronze table (bronze.${name}).`, {
       fix: `Use topic names of letters, digits, - and _ (${[...RESERVED].join(", ")} are reserved).`,
       context: { topic },
@@ -103,7 +103,8 @@ export async function runStreamSink(lab: Lab, options: StreamSinkOptions): Promi
       }
       lastMessageAt = Date.now();
       const t0 = performance.now();
-      const committed = await commitBatch(lab, source, specs, messages, options.keyField);
+      // A connection of its own per batch: cells, the live refresh or the API running meanwhile never join its transaction.
+      const committed = await lab.catalog.session(() => commitBatch(lab, source, specs, messages, options.keyField));
       source.committed(committed.positions);
       totals.batches++;
       totals.rows += committed.rows;

@@ -1,7 +1,5 @@
-import { LabError } from "../errors.js";
-
-/** The streaming sink could not read its source or commit a batch. */
-export class StreamError extends LabError {}
+// Defined with every other error class; re-exported where the stream's modules import it from.
+export { StreamError } from "../errors.js";
 
 /** One message as the sink sees it, whichever source it came from. */
 export interface StreamMessage {

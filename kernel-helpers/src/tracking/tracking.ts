@@ -1,4 +1,4 @@
-import { LabError } from "../errors.js";
+import { TrackingError } from "../errors.js";
 
 /**
  * ML experiment tracking with MLflow's data model, over two backends with one interface:
@@ -6,8 +6,7 @@ import { LabError } from "../errors.js";
  * layout, which the real MLflow UI and client can open later.
  */
 
-/** The tracking server or file store could not be reached, or refused a request. */
-export class TrackingError extends LabError {}
+export { TrackingError };
 
 export type RunStatus = "RUNNING" | "SCHEDULED" | "FINISHED" | "FAILED" | "KILLED";
 

@@ -85,7 +85,7 @@ test("503 with Retry-After when the store does not acknowledge; /ready says so t
   });
 });
 
-test("a folder publisher that cannot write answers 503, not 202", async () => {
+test("a landing folder that cannot be written answers 502 with a fix, not 202, and not a 503 that invites endless retries", async () => {
   await withLab(async (lab) => {
     // A file where the landing folder should be: mkdir fails.
     const blocked = join(lab.settings.home, "catalog-file-not-a-folder");
@@ -93,8 +93,11 @@ test("a folder publisher that cannot write answers 503, not 202", async () => {
     const app = createApi({ settings: lab.settings, publisher: new FolderPublisher({ path: blocked }) });
     try {
       const r = await app.inject({ method: "POST", url: "/api/v1/transactions", payload: tx("a") });
-      assert.equal(r.statusCode, 503);
-      assert.match(r.json().message, /Could not append 1 event/);
+      assert.equal(r.statusCode, 502);
+      assert.equal(r.headers["retry-after"], undefined);
+      assert.equal(r.json().error, "store_refused");
+      assert.match(r.json().message, /cannot be written \(topic "transactions", ENOTDIR\)/);
+      assert.match(r.json().fix, /Retrying will not help/);
     } finally {
       await app.close();
     }
@@ -183,6 +186,37 @@ test("every refusal has the API's one envelope; query parameters are checked; a 
         assert.doesNotMatch(String(body["message"]), /SELECT|NaN|Binder/, `${what}: no internals in the answer`);
         assert.doesNotMatch(String(body["fix"]), /See the API's log/, `${what}: a fix the client can act on`);
       }
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+test("only values the lake keeps exactly are accepted: safe integers, bounded strings and amounts, shallow small events", async () => {
+  await withLab(async (lab) => {
+    const app = createApi({ settings: lab.settings });
+    try {
+      const post = (payload: string) => app.inject({ method: "POST", url: "/api/v1/transactions", headers: { "content-type": "application/json" }, payload });
+      const refused = async (payload: string, field: string, message: RegExp) => {
+        const r = await post(payload);
+        assert.equal(r.statusCode, 400, payload.slice(0, 80));
+        const body = r.json();
+        assert.equal(body.error, "invalid_event");
+        assert.ok(body.errors.some((e: { field: string; message: string }) => e.field === field && message.test(e.message)), JSON.stringify(body.errors));
+      };
+      // JSON.parse reads 9007199254740993 as …992: refused, not stored rounded.
+      await refused(JSON.stringify(tx("a")).replace('"user_id":7', '"user_id":9007199254740993'), "user_id", /<= 9007199254740991/);
+      await refused(JSON.stringify(tx("a", { user_id: 1e20 })), "user_id", /<= 9007199254740991/);
+      await refused(JSON.stringify(tx("a", { product_id: 2 ** 53 })), "product_id", /<=/);
+      await refused(JSON.stringify(tx("a", { quantity: 2 ** 31 })), "quantity", /<= 2147483647/);
+      await refused(JSON.stringify(tx("a", { amount: 1.234 })), "amount", /multiple of 0.01/);
+      await refused(JSON.stringify(tx("a", { amount: 1e12 })), "amount", /<= 9999999999.99/);
+      await refused(JSON.stringify(tx("a", { category: "x".repeat(10 * 1024 * 1024) })), "category", /must NOT have more than 128 characters/);
+      await refused(JSON.stringify(tx("a", { note: "x".repeat(70 * 1024) })), "(event)", /over the 64 KiB/);
+      const deep = "[".repeat(200_000) + "]".repeat(200_000);
+      await refused(JSON.stringify(tx("a")).slice(0, -1) + `,"extra":${deep}}`, "(event)", /nested deeper than 32 levels/);
+      assert.equal((await post(JSON.stringify(tx("ok", { amount: 0.07 })))).statusCode, 202, "0.07 is a multiple of 0.01");
+      assert.deepEqual(app.stats()[TOPICS.transactions], { accepted: 1, rejected: 9, unavailable: 0 });
     } finally {
       await app.close();
     }
