@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from "@duckdb/node-api";
-import { CatalogError, LabError, messageOf } from "../errors.js";
+import { CatalogError, ConflictError, LabError, messageOf } from "../errors.js";
 import { ENV, LAYERS, redact, s3Credentials, userNamespace, type LabSettings } from "../config/settings.js";
 import { isConnectionError, retry } from "../retry.js";
 import { QueryResult } from "./result.js";
@@ -68,6 +68,7 @@ interface Context {
 export class Catalog {
   private readonly shared: Session;
   private readonly context = new AsyncLocalStorage<Context>();
+  private readonly writers = new Map<string, Promise<unknown>>();
 
   private constructor(
     private readonly instance: DuckDBInstance,
@@ -210,6 +211,23 @@ export class Catalog {
     }));
   }
 
+  /**
+   * Run `work` once no other work of this kernel holding `table` runs. DuckLake refuses the second of two
+   * commits that replace the same table; in one kernel such steps simply wait their turn.
+   */
+  async exclusive<T>(table: string, work: () => Promise<T>): Promise<T> {
+    const key = table.replaceAll('"', "").toLowerCase();
+    const before = this.writers.get(key) ?? Promise.resolve();
+    const run = before.then(work);
+    const settled = run.catch(() => undefined);
+    this.writers.set(key, settled);
+    try {
+      return await run;
+    } finally {
+      if (this.writers.get(key) === settled) this.writers.delete(key);
+    }
+  }
+
   /** The session the caller runs in, or the shared connection. */
   private current(): Session {
     const open = this.context.getStore();
@@ -323,9 +341,15 @@ function attachError(e: unknown, settings: LabSettings, where: string): CatalogE
   });
 }
 
-function wrapSqlError(e: unknown, sql: string): CatalogError {
+function wrapSqlError(e: unknown, sql: string): CatalogError | ConflictError {
   const msg = messageOf(e);
   const first = sql.trim().split("\n")[0]!.slice(0, 160);
+  if (/Transaction conflict/i.test(msg)) {
+    return new ConflictError(`Another writer changed the same table first, so this commit was refused: ${msg}\n  in: ${first}`, {
+      fix: "Nothing of this step was written; run it again (in this kernel, concurrent steps on one table wait for each other).",
+      cause: e,
+    });
+  }
   const fix = /does not exist/i.test(msg)
     ? "Check the name; lab.catalog.tables() lists what exists. Run the earlier notebook that creates it first."
     : "Read DuckDB's message above; the statement that failed is quoted.";

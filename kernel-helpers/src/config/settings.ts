@@ -68,7 +68,7 @@ export function resolveSettings(env: Env = process.env, cwd: string = process.cw
   const endpointVariable = nonEmpty(env[ENV.s3Endpoint]) !== undefined ? ENV.s3Endpoint : ENV.endpoint;
   const endpoint = serverUrl(endpointVariable, nonEmpty(env[endpointVariable]), "Put the keys in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
   const catalogUrl = nonEmpty(env[ENV.catalog]);
-  const kafka = nonEmpty(env[ENV.kafka]);
+  const kafka = bootstrapServers(nonEmpty(env[ENV.kafka]));
   const mlflow = trackingUri(nonEmpty(env[ENV.mlflow]));
   return {
     home,
@@ -105,13 +105,30 @@ function serverUrl(variable: string, value: string | undefined, credentialsFix: 
       fix: `Give the server's address with its scheme, e.g. ${variable}=http://127.0.0.1:19000.`, context: { variable },
     });
   }
-  if (url.username || url.password) {
+  const secretParams = [...url.searchParams.keys()].filter((k) => SECRET_PARAM.test(k));
+  if (url.username || url.password || secretParams.length) {
     throw new ConfigError(`${variable} carries credentials inside the URL (${redact(value)}); they would be printed wherever the address is.`, {
       fix: `${credentialsFix}, and set ${variable} to the address alone (${url.protocol}//${url.host}${url.pathname === "/" ? "" : url.pathname}).`,
       context: { variable },
     });
   }
   return value;
+}
+
+const SECRET_PARAM = /pass|pwd|secret|token|key|credential|signature/i;
+
+/** Kafka's `host:port,host:port` list. Anything else (a scheme, user:password@) would be printed in the banner. */
+function bootstrapServers(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const bad = value.split(",").map((b) => b.trim()).filter((b) => !/^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9A-Fa-f:.]+\]:\d{1,5}$/.test(b));
+  if (bad.length === 0) return value;
+  const secret = value.includes("@");
+  throw new ConfigError(secret
+    ? `${ENV.kafka} carries credentials (${value.replace(/[^,@\s]+@/g, "***@")}); they would be printed wherever the brokers are.`
+    : `${ENV.kafka}=${JSON.stringify(value)} is not a list of host:port brokers (${bad.map((b) => JSON.stringify(b)).join(", ")}).`, {
+    fix: `Set ${ENV.kafka} to host:port pairs separated by commas, e.g. 127.0.0.1:19092 or kafka:9092${secret ? "; the lab's Kafka needs no credentials" : ""}.`,
+    context: { variable: ENV.kafka },
+  });
 }
 
 /** MLflow's tracking URI: a server (http/https), a file: URI or a local path, as MLflow itself reads it. */
@@ -191,7 +208,9 @@ export function describeSettings(s: LabSettings): string[] {
 
 /** Hide a password in a connection string before printing it. */
 export function redact(url: string): string {
-  return url.replace(/(password=)[^\s"']+/gi, "$1***").replace(/(\/\/[^:/@\s"']+:)[^@\s"']+@/g, "$1***@");
+  return url
+    .replace(/((?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key)=)[^\s"'&]+/gi, "$1***")
+    .replace(/(\/\/[^:/@\s"']+:)[^@\s"']+@/g, "$1***@");
 }
 
 function nonEmpty(v: string | undefined): string | undefined {

@@ -1,6 +1,6 @@
 import { ident, isPlainName, literal } from "../catalog/sql.js";
 import { userNamespace } from "../config/settings.js";
-import { CatalogError, messageOf } from "../errors.js";
+import { CatalogError, ConflictError, messageOf } from "../errors.js";
 import type { Lab } from "../lab.js";
 import { FolderSource } from "./folder-source.js";
 import { KafkaSource } from "./kafka-source.js";
@@ -226,7 +226,7 @@ async function commitBatch(lab: Lab, source: StreamSource, specs: Spec[], messag
       return { rows, deadLetters, duplicates: messages.length - total, positions };
     });
   } catch (e) {
-    if (!(e instanceof CatalogError)) throw e;
+    if (!(e instanceof CatalogError || e instanceof ConflictError)) throw e;
     throw new StreamError(`Could not commit a batch of ${messages.length} message(s) from ${describePositions(positions)} to bronze: ${messageOf(e)}`, {
       fix: /conflict/i.test(messageOf(e))
         ? "Another sink committed the same partitions at the same time; run one sink per source and topic, then restart this one (nothing was written)."

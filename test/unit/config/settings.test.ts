@@ -77,3 +77,25 @@ test("a service address must be http(s); a tracking server without its scheme is
   assert.throws(() => resolveSettings({ MLFLOW_TRACKING_URI: "mlflow:5000/" }), /without its scheme/);
   assert.deepEqual(resolveSettings({ MLFLOW_TRACKING_URI: "./mlruns" }).tracking, { kind: "mlflow-file-store", path: "./mlruns" });
 });
+
+test("every configured component's address is printed without its secrets, or refused when it carries them", () => {
+  const secret = "SECRETVALUE";
+  // Catalog: PostgreSQL's URI and key=value forms, with the password in userinfo or as a parameter.
+  for (const url of [`postgresql://lab:${secret}@db:5432/lake`, `postgres:dbname=lake password=${secret} host=db`, `postgresql://db/lake?user=lab&password=${secret}&sslmode=disable`]) {
+    const lines = describeSettings(resolveSettings({ DATAFLOW_LAB_HOME: "/tmp/l", DATAFLOW_CATALOG_URL: url }));
+    assert.ok(lines.every((l) => !l.includes(secret)), lines.join("\n"));
+  }
+  // Object storage and MLflow: credentials in userinfo or in a query parameter are refused without being echoed.
+  for (const env of [
+    { AWS_ENDPOINT_URL_S3: `http://127.0.0.1:9000/?X-Amz-Security-Token=${secret}` },
+    { MLFLOW_TRACKING_URI: `https://mlflow.example/?token=${secret}` },
+    { KAFKA_BOOTSTRAP_SERVERS: `lab:${secret}@127.0.0.1:9092` },
+  ]) {
+    assert.throws(() => resolveSettings(env), (e: unknown) => {
+      assert.ok(!`${(e as Error).message} ${JSON.stringify(e)}`.includes(secret), (e as Error).message);
+      return (e as Error).name === "ConfigError";
+    }, JSON.stringify(env).replace(secret, "…"));
+  }
+  assert.throws(() => resolveSettings({ KAFKA_BOOTSTRAP_SERVERS: "PLAINTEXT://kafka:9092" }), /is not a list of host:port brokers/);
+  assert.equal(resolveSettings({ KAFKA_BOOTSTRAP_SERVERS: "kafka:9092, 127.0.0.1:19092" }).stream.kind, "kafka");
+});
