@@ -50,12 +50,20 @@ export interface ManifestFile {
   rows: number;
 }
 
+/** A Brazilian spreadsheet export of some orders, as Excel writes it (see regionalExport). */
+export interface RegionalFile extends ManifestFile {
+  encoding: 'windows-1252';
+  delimiter: ';';
+  /** Rows whose date cannot exist (31/02/2025): silver must quarantine them as parse failures. */
+  impossibleDates: number;
+}
+
 export interface Manifest {
   generator: 'dataflow-lab/data/generate.ts';
   version: 1;
   seed: number;
   orders: number;
-  files: { customers: ManifestFile; products: ManifestFile; orders: ManifestFile; events: ManifestFile };
+  files: { customers: ManifestFile; products: ManifestFile; orders: ManifestFile; events: ManifestFile; regional: RegionalFile };
   dirt: {
     customers: Record<CustomerDirt, number>;
     orders: Record<OrderDirt, number>;
@@ -71,7 +79,36 @@ export interface Manifest {
     customers: { clean: number; quarantined: number };
     orders: { clean: number; quarantined: number; cleanRevenue: number };
     events: { clean: number; quarantined: number; rejectedLines: number };
+    regional: { clean: number; quarantined: number };
   };
+}
+
+const REGIONAL_ROWS = 12;
+const STATUS_PT: Record<string, string> = { delivered: 'entregue', completed: 'concluído', shipped: 'em trânsito', cancelled: 'cancelado', returned: 'devolvido' };
+
+/** 1234.5 → "1.234,50": Brazilian thousands dot and decimal comma. */
+function brazilianNumber(value: number): string {
+  const [whole, cents] = value.toFixed(2).split('.');
+  return `${whole!.replace(/\B(?=(\d{3})+$)/g, '.')},${cents}`;
+}
+
+/**
+ * The biggest clean orders as a Brazilian Excel export: a `sep=;` first line, `;` between fields, CRLF,
+ * Windows-1252 bytes (accents in the header and values), decimal comma with thousands dot, dd/mm/yyyy dates,
+ * sim/não booleans, and one impossible date. Small on purpose: it teaches describing a source, not volume.
+ */
+function regionalExport(rows: Record<string, unknown>[]): Buffer {
+  const lines = rows.map((r, i) => {
+    const [y, m, d] = String(r['order_date']).split('-');
+    const date = i === 4 ? '31/02/2025' : `${d}/${m}/${y}`;
+    const status = String(r['status']);
+    const paid = status === 'delivered' || status === 'completed' || status === 'shipped' ? 'sim' : 'não';
+    return [r['order_id'], r['customer_id'], r['quantity'], brazilianNumber(Number(r['unit_price'])), brazilianNumber(Number(r['amount'])),
+      date, STATUS_PT[status] ?? status, paid].join(';');
+  });
+  const text = ['sep=;', 'pedido;cliente;quantidade;preço_unitário;valor_total;data_pedido;situação;pago', ...lines].join('\r\n') + '\r\n';
+  // Every character here is in Latin-1, where Windows-1252 and ISO-8859-1 agree byte for byte.
+  return Buffer.from(text, 'latin1');
 }
 
 const GENERATOR = 'dataflow-lab/data/generate.ts';
@@ -484,6 +521,10 @@ export async function generate(options: GenerateOptions): Promise<Manifest> {
       report(`orders ${thousands(hi)} / ${thousands(orders)} (${Math.floor((hi / orders) * 100)}%) ${elapsed()}`);
     }
     if (corruptLines.length > MAX_LISTED_CORRUPT_LINES) corruptLines = [];
+    // From the first orders only, so the export is the same at every scale and chunk size.
+    const biggest = await conn.runAndReadAll(`SELECT order_id, customer_id, quantity, unit_price, amount, order_date, status
+      FROM (${ordersChunkSql(scale, 0, MIN_ORDERS)}) WHERE dirt IS NULL ORDER BY amount DESC, order_id LIMIT ${REGIONAL_ROWS}`);
+    await writeFile(file('pedidos_regional.csv'), regionalExport(biggest.getRowObjectsJS() as Record<string, unknown>[]));
 
     const tally = <K extends string>(kinds: readonly K[], counts: Map<string | null, number>) =>
       Object.fromEntries(kinds.map((k) => [k, counts.get(k) ?? 0])) as Record<K, number>;
@@ -503,6 +544,7 @@ export async function generate(options: GenerateOptions): Promise<Manifest> {
         products: { file: 'products.parquet', format: 'parquet', rows: PRODUCTS },
         orders: { file: 'orders.csv', format: 'csv', rows: orderRows },
         events: { file: 'events.jsonl', format: 'jsonl', rows: scale.events },
+        regional: { file: 'pedidos_regional.csv', format: 'csv', rows: REGIONAL_ROWS, encoding: 'windows-1252', delimiter: ';', impossibleDates: 1 },
       },
       dirt,
       corruptEventLines: corruptLines,
@@ -514,6 +556,7 @@ export async function generate(options: GenerateOptions): Promise<Manifest> {
           quarantined: dirt.events.unknown_event_type,
           rejectedLines: dirt.events.corrupt_json_line,
         },
+        regional: { clean: REGIONAL_ROWS - 1, quarantined: 1 },
       },
     };
     await writeFile(file('manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
@@ -569,7 +612,7 @@ function manifestProblem(value: unknown): string | undefined {
   for (const key of ['seed', 'orders']) if (!isCount(value[key])) return `"${key}" is not a whole number`;
   const files = value['files'];
   if (!isObject(files)) return '"files" is missing';
-  for (const name of ['customers', 'products', 'orders', 'events']) {
+  for (const name of ['customers', 'products', 'orders', 'events', 'regional']) {
     const entry = files[name];
     if (!isObject(entry) || typeof entry['file'] !== 'string' || typeof entry['format'] !== 'string' || !isCount(entry['rows'])) {
       return `"files.${name}" needs file, format and rows`;
@@ -589,6 +632,7 @@ function manifestProblem(value: unknown): string | undefined {
     ['customers', ['clean', 'quarantined']],
     ['orders', ['clean', 'quarantined', 'cleanRevenue']],
     ['events', ['clean', 'quarantined', 'rejectedLines']],
+    ['regional', ['clean', 'quarantined']],
   ] as const) {
     const counts = expected[table];
     for (const key of keys) {

@@ -10,7 +10,7 @@ import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { generate, readManifest, type Manifest } from '../../../data/generate.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const TEXT_FILES = ['customers.csv', 'orders.csv', 'events.jsonl', 'manifest.json'];
+const TEXT_FILES = ['customers.csv', 'orders.csv', 'events.jsonl', 'manifest.json', 'pedidos_regional.csv'];
 const ORDERS = 3000;
 const quiet = () => {};
 
@@ -300,4 +300,20 @@ test('the CLI names the bad flag and how to fix it', async () => {
     ),
   );
   assert.match((await help).stdout, /--orders N/);
+});
+
+test('the regional export is what a Brazilian Excel writes: sep= line, ;, CRLF, Windows-1252, decimal comma, dd/mm/yyyy', async () => {
+  const bytes = await readFile(path.join(first, manifest.files.regional.file));
+  assert.ok(!bytes.includes(Buffer.from('ç', 'utf8')), 'not UTF-8');
+  const text = bytes.toString('latin1');
+  const lines = text.split('\r\n');
+  assert.equal(lines[0], 'sep=;');
+  assert.equal(lines[1], 'pedido;cliente;quantidade;preço_unitário;valor_total;data_pedido;situação;pago');
+  assert.equal(lines.at(-1), '', 'every line ends in CRLF');
+  const rows = lines.slice(2, -1).map((l) => l.split(';'));
+  assert.equal(rows.length, manifest.files.regional.rows);
+  assert.ok(rows.every((r) => r.length === 8 && /^\d{1,3}(\.\d{3})*,\d{2}$/.test(r[4]!)), 'amounts like 1.234,56');
+  assert.ok(rows.some((r) => r[4]!.includes('.')), 'at least one amount with a thousands dot');
+  assert.equal(rows.filter((r) => r[5] === '31/02/2025').length, manifest.files.regional.impossibleDates);
+  assert.ok(rows.every((r) => /^\d{2}\/\d{2}\/\d{4}$/.test(r[5]!) && ['sim', 'não'].includes(r[7]!)));
 });
