@@ -193,7 +193,7 @@ test("a batch the broker refuses as too large is answered 413 with a fix, not 50
     const api = await startApi({ settings: lab.settings, topicNames: names });
     try {
       // Each event is within the API's own limits; together they exceed the broker's message.max.bytes (1 MB by default).
-      const events = Array.from({ length: 400 }, (_, i) => ({
+      const events = Array.from({ length: 150 }, (_, i) => ({
         transaction_id: `big-${i}`, user_id: 1, product_id: 1, category: "books", quantity: 1, amount: 1, currency: "BRL",
         event_time: "2026-12-01T10:00:00Z", note: "x".repeat(60_000),
       }));
