@@ -9,7 +9,7 @@ export { QueryResult, type ColumnInfo, type JsonValue } from "./catalog/result.j
 export { LocalStorage } from "./storage/local-storage.js";
 export { S3Storage, type ObjectVersion } from "./storage/s3-storage.js";
 export type { ObjectStore, ObjectInfo, BucketInfo } from "./storage/object-store.js";
-export { ingestFile, describeIngest, INGESTION_LOG, REJECTED_RECORDS, type IngestOptions, type IngestReport, type SourceFormat } from "./bronze/ingest.js";
+export { ingestFile, describeIngest, INGESTION_LOG, REJECTED_RECORDS, type IngestOptions, type IngestReport, type RejectedLine, type SourceFormat, type SourceEncoding, type SourceCompression } from "./bronze/ingest.js";
 export { notNull, range, acceptedValues, unique, email, foreignKey, ruleName, type Rule } from "./quality/rules.js";
 export { refine, describeQuality, QUARANTINE, QUALITY_RUNS, type RefineSpec, type ColumnSpec, type QualityReport } from "./quality/refine.js";
 export { buildGoldTable, describeGold, type GoldReport } from "./gold/gold.js";
@@ -40,4 +40,7 @@ export {
   permutationImportance, silhouette, score, logModel, loadModel, FLAVOR, writeCustomerScores, recommendationsFor, CUSTOMER_SCORES,
   type FeatureMatrix, type ClassificationMetrics, type ModelSpec, type KSweepPoint, type LoadedModel, type CustomerScores, type Recommendations,
 } from "./ml/index.js";
-export { LabError, ConfigError, CatalogError, StorageError, IngestError, QualityError, CheckFailedError } from "./errors.js";
+export {
+  LabError, InputError, ConfigError, UnavailableError, ConflictError, CheckFailedError,
+  CatalogError, StorageError, IngestError, QualityError, PublishRefusedError,
+} from "./errors.js";

@@ -1,21 +1,17 @@
 import { createHash, randomUUID } from "node:crypto";
 import { createReadStream, existsSync, statSync } from "node:fs";
-import { open } from "node:fs/promises";
-import { basename, extname, resolve } from "node:path";
+import { mkdir, rm } from "node:fs/promises";
+import { basename, join, resolve } from "node:path";
 import { CatalogError, IngestError, messageOf } from "../errors.js";
 import type { Lab } from "../lab.js";
+import { LAKE } from "../catalog/catalog.js";
 import { ident, isPlainName, literal } from "../catalog/sql.js";
+import { DEAD_LETTER, STREAM_OFFSETS } from "../stream/sink.js";
+import { decodeText, detectCompression, type DecodedText } from "./decode.js";
+import { checkOptions, checkOptionsFit, formatFromName, type IngestOptions, type SourceFormat } from "./options.js";
+import { METADATA, openSource, readErrorFix, type Source } from "./readers.js";
 
-export type SourceFormat = "csv" | "jsonl" | "parquet";
-
-export interface IngestOptions {
-  /** The file to ingest (CSV with a header row, JSON lines, or Parquet). */
-  readonly file: string;
-  /** The bronze table to load into, without the layer: "orders" → bronze.orders. */
-  readonly table: string;
-  /** Overrides the format guessed from the file extension. */
-  readonly format?: SourceFormat;
-}
+export type { IngestOptions, SourceCompression, SourceEncoding, SourceFormat } from "./options.js";
 
 export interface RejectedLine {
   readonly line: number;
@@ -29,9 +25,22 @@ export interface IngestReport {
   readonly landedAs: string;
   readonly sha256: string;
   readonly batchId: string;
+  /** What the file was read as. */
+  readonly format: SourceFormat;
+  /** How its text was decoded: "utf-8", "utf-8 with BOM", "utf-16le", "utf-16be", "windows-1252"; "binary" for Parquet. */
+  readonly encoding: string;
+  readonly compression: "none" | "gzip";
+  /**
+   * Data lines (or records) read: for CSV the records after the header and a `sep=` line, blank lines included (a
+   * record whose quoted field spans line breaks counts once); for JSON lines every line; for a JSON array its
+   * elements; for Parquet its rows. Always rows + rejected + blankLines = lines.
+   */
+  readonly lines: number;
   readonly rows: number;
   /** Lines that could not be parsed; kept in bronze.rejected_records with the reason. */
   readonly rejected: number;
+  /** Empty lines, which hold no record and are skipped (a one-column CSV reads them as NULL rows instead). */
+  readonly blankLines: number;
   readonly rejectedSample: readonly RejectedLine[];
   /** True when this exact file was already ingested into this table: nothing was added. */
   readonly skipped: boolean;
@@ -43,15 +52,20 @@ export interface IngestReport {
 /** Bronze bookkeeping tables; their names are reserved. */
 export const INGESTION_LOG = "bronze.ingestion_log";
 export const REJECTED_RECORDS = "bronze.rejected_records";
-const RESERVED = new Set(["ingestion_log", "rejected_records", "raw"]);
-const METADATA = ["_ingested_at", "_source_file", "_batch_id", "_row_number"] as const;
+const bare = (qualified: string) => qualified.slice(qualified.indexOf(".") + 1);
+// The stream sink's tables live in bronze too: ingesting into one would corrupt the sink's positions.
+const RESERVED = new Set([bare(INGESTION_LOG), bare(REJECTED_RECORDS), "raw", bare(STREAM_OFFSETS), bare(DEAD_LETTER)]);
 
 /**
- * Land a raw file unchanged in the bronze bucket and load it into `bronze.<table>` with
- * ingestion metadata, in one transaction. Ingesting the same file (same bytes) again adds nothing.
+ * Land a raw file unchanged in the bronze bucket and load it into `bronze.<table>` with ingestion metadata, in one
+ * transaction. Ingesting the same file (same bytes) again adds nothing. Every data line ends up as a row, a rejected
+ * record with its reason, or a counted blank line; `_row_number` (and a rejected record's `line`) is the 1-based
+ * physical line of the file where the record starts, header and `sep=` line counted (JSON arrays: the element's
+ * index; Parquet: the record's position).
  */
 export async function ingestFile(lab: Lab, options: IngestOptions): Promise<IngestReport> {
   const started = performance.now();
+  checkOptions(options);
   const file = resolve(options.file);
   const table = options.table;
   checkTableName(table);
@@ -61,53 +75,99 @@ export async function ingestFile(lab: Lab, options: IngestOptions): Promise<Inge
       context: { file },
     });
   }
-  const format = options.format ?? formatOf(file);
-  await checkLooksLikeText(file, format);
+  if (statSync(file).size === 0) {
+    throw new IngestError(`${file} is empty.`, { fix: "Check that the export that wrote it finished; an empty file has nothing to ingest.", context: { file } });
+  }
+  const named = options.format ?? formatFromName(basename(file));
+  if (named === undefined) {
+    throw new IngestError(`Cannot tell the format of ${file} from its name.`, {
+      fix: 'Use .csv, .jsonl, .json or .parquet (optionally .gz), or pass format: "csv" | "jsonl" | "json" | "parquet".',
+      context: { file },
+    });
+  }
+  if (named === "parquet") checkOptionsFit(options, "parquet", file);
   const sha256 = await hashFile(file);
   await ensureBookkeeping(lab);
 
-  const previous = await lab.sql(`SELECT batch_id, landed_as FROM ${INGESTION_LOG} WHERE table_name = ? AND sha256 = ?`, [table, sha256]);
-  if (previous.numRows > 0) {
-    const row = previous.rows()[0]!;
-    return {
-      table: `bronze.${table}`, sourceFile: file, landedAs: String(row["landed_as"]), sha256,
-      batchId: String(row["batch_id"]), rows: 0, rejected: 0, rejectedSample: [], skipped: true, newColumns: [],
-      seconds: (performance.now() - started) / 1000,
-    };
-  }
-
-  // Keyed by content hash: two different files with the same name never overwrite each other.
-  const key = `raw/${table}/${sha256.slice(0, 12)}/${basename(file)}`;
-  const landed = (await lab.storage.exists("bronze", key))
-    ? { uri: lab.storage.uri("bronze", key) }
-    : await lab.storage.putFile("bronze", key, file);
-  const batchId = randomUUID();
-
-  const source = await openSource(lab, landed.uri, format, file);
-  try {
-    return await lab.catalog.transaction(async () => {
-      const newColumns = await createOrEvolve(lab, table, source.columns);
-      const meta = `now() AS _ingested_at, ${literal(landed.uri)} AS _source_file, ${literal(batchId)} AS _batch_id`;
-      const rows = await lab.catalog.run(`INSERT INTO bronze.${ident(table)} BY NAME SELECT *, ${meta} FROM (${source.rowsSql})`);
-      const rejected = await lab.catalog.run(
-        `INSERT INTO ${REJECTED_RECORDS} SELECT ${literal(batchId)}, ${literal(table)}, ${literal(landed.uri)}, line, raw, error, now() FROM (${source.rejectsSql()})`,
-      );
-      const sample = await lab.sql(`SELECT line, error FROM ${REJECTED_RECORDS} WHERE batch_id = ? ORDER BY line LIMIT 5`, [batchId]);
-      await lab.catalog.run(
-        `INSERT INTO ${INGESTION_LOG} VALUES (?, ?, ?, ?, ?, ?, ?, ?, now())`,
-        [batchId, table, file, landed.uri, sha256, format, rows, rejected],
-      );
+  // One connection for the whole load (the temp tables it stages are per connection), and one load per table at a time.
+  return lab.catalog.exclusive(`bronze.${table}`, () => lab.catalog.session(async () => {
+    const previous = await lab.sql(`SELECT batch_id, landed_as FROM ${INGESTION_LOG} WHERE lower(table_name) = lower(?) AND sha256 = ?`, [table, sha256]);
+    if (previous.numRows > 0) {
+      const row = previous.rows()[0]!;
       return {
-        table: `bronze.${table}`, sourceFile: file, landedAs: landed.uri, sha256, batchId, rows, rejected,
-        rejectedSample: sample.rows().map((r) => ({ line: Number(r["line"]), error: String(r["error"]) })),
-        skipped: false, newColumns, seconds: (performance.now() - started) / 1000,
+        table: `bronze.${table}`, sourceFile: file, landedAs: String(row["landed_as"]), sha256, batchId: String(row["batch_id"]),
+        format: named === "json?" ? "json" : named, encoding: "", compression: "none",
+        lines: 0, rows: 0, rejected: 0, blankLines: 0, rejectedSample: [], skipped: true, newColumns: [],
+        seconds: (performance.now() - started) / 1000,
       };
-    });
-  } catch (e) {
-    throw e instanceof CatalogError ? readError(file, format, e) : e;
-  } finally {
-    await source.cleanup();
-  }
+    }
+
+    const id = randomUUID();
+    const tempDir = join(lab.settings.home, ".ingest-tmp", id);
+    const temp: string[] = [];
+    try {
+      let decoded: DecodedText = { copy: undefined, encoding: "binary", compression: "none", head: "" };
+      let format: SourceFormat = named === "json?" ? "jsonl" : named;
+      if (named !== "parquet") {
+        await mkdir(tempDir, { recursive: true });
+        const compression = await detectCompression(file, options.compression);
+        decoded = await decodeText(file, options.encoding, compression, join(tempDir, "source.txt"));
+        if (named === "json?") format = jsonShape(decoded.head);
+        checkOptionsFit(options, format, file);
+      }
+
+      // Keyed by content hash: two different files with the same name never overwrite each other.
+      const key = `raw/${table}/${sha256.slice(0, 12)}/${basename(file)}`;
+      const landed = (await lab.storage.exists("bronze", key))
+        ? { uri: lab.storage.uri("bronze", key) }
+        : await lab.storage.putFile("bronze", key, file);
+      const batchId = id;
+      const path = decoded.copy ?? landed.uri;
+
+      let source: Source;
+      try {
+        source = await openSource({ lab, path, file, format, options, head: decoded.head, temp });
+      } catch (e) {
+        throw understood(e, file, format, [path]);
+      }
+      const logged = JSON.stringify({ encoding: decoded.encoding, compression: decoded.compression, ...source.read });
+      return await lab.catalog.transaction(async () => {
+        const newColumns = await createOrEvolve(lab, table, source.columns, source);
+        const meta = `now() AS _ingested_at, ${literal(landed.uri)} AS _source_file, ${literal(batchId)} AS _batch_id`;
+        let rows: number;
+        try {
+          rows = await lab.catalog.run(`INSERT INTO bronze.${ident(table)} BY NAME SELECT *, ${meta} FROM (${source.rowsSql})`);
+        } catch (e) {
+          throw understoodInsert(e, file, format, table, source);
+        }
+        if (rows !== source.rows) {
+          throw new IngestError(`Loading ${file} gave ${rows} rows where the first pass counted ${source.rows}; nothing was loaded rather than lose or invent rows.`, {
+            fix: "Report this with the file; meanwhile re-save it as plain UTF-8 CSV with \\n line ends.",
+            context: { file },
+          });
+        }
+        const rejected = await lab.catalog.run(
+          `INSERT INTO ${REJECTED_RECORDS} SELECT ${literal(batchId)}, ${literal(table)}, ${literal(landed.uri)}, line, raw, error, now() FROM (${source.rejectsSql})`,
+        );
+        const sample = await lab.sql(`SELECT line, error FROM ${REJECTED_RECORDS} WHERE batch_id = ? ORDER BY line LIMIT 5`, [batchId]);
+        await lab.catalog.run(
+          `INSERT INTO ${INGESTION_LOG} (batch_id, table_name, source_file, landed_as, sha256, format, rows, rejected, ingested_at, lines, blank_lines, options)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, now(), ?, ?, ?)`,
+          [batchId, table, file, landed.uri, sha256, format, rows, rejected, source.lines, source.blankLines, logged],
+        );
+        return {
+          table: `bronze.${table}`, sourceFile: file, landedAs: landed.uri, sha256, batchId,
+          format, encoding: decoded.encoding, compression: decoded.compression,
+          lines: source.lines, rows, rejected, blankLines: source.blankLines,
+          rejectedSample: sample.rows().map((r) => ({ line: Number(r["line"]), error: String(r["error"]) })),
+          skipped: false, newColumns, seconds: (performance.now() - started) / 1000,
+        };
+      });
+    } finally {
+      for (const t of temp) await lab.catalog.run(`DROP ${t}`).catch(() => undefined);
+      await rm(tempDir, { recursive: true, force: true });
+    }
+  }));
 }
 
 /** A one-line account of an ingestion, for notebooks and logs. */
@@ -116,47 +176,34 @@ export function describeIngest(r: IngestReport): string {
   const rej = r.rejected
     ? `, ${r.rejected} rejected line(s) → ${REJECTED_RECORDS} (${r.rejectedSample.map((x) => `line ${x.line}: ${x.error}`).join("; ")})`
     : "";
+  const blank = r.blankLines ? `, ${r.blankLines} blank line(s) skipped` : "";
   const cols = r.newColumns.length ? `, new columns: ${r.newColumns.join(", ")}` : "";
-  return `${r.table}: +${r.rows.toLocaleString("en-US")} rows from ${basename(r.sourceFile)} in ${r.seconds.toFixed(2)}s${rej}${cols}`;
+  const how = [r.format, r.encoding !== "utf-8" && r.encoding !== "binary" ? r.encoding : "", r.compression === "gzip" ? "gzip" : ""].filter(Boolean).join(", ");
+  return `${r.table}: +${r.rows.toLocaleString("en-US")} rows of ${r.lines.toLocaleString("en-US")} line(s) from ${basename(r.sourceFile)} (${how}) in ${r.seconds.toFixed(2)}s${rej}${blank}${cols}`;
 }
 
 function checkTableName(table: string): void {
-  if (!isPlainName(table) || RESERVED.has(table) || METADATA.some((m) => m === table)) {
+  // DuckDB names ignore case: INGESTION_LOG is bronze.ingestion_log.
+  const lower = table.toLowerCase();
+  if (!isPlainName(table) || RESERVED.has(lower) || METADATA.some((m) => m === lower)) {
     throw new IngestError(`"${table}" cannot be a bronze table name.`, {
-      fix: `Use letters, digits and underscores (e.g. "orders"); ${[...RESERVED].join(", ")} are reserved.`,
+      fix: `Use letters, digits and underscores (e.g. "orders"); ${[...RESERVED].join(", ")} are reserved in any case.`,
       context: { table },
     });
   }
 }
 
-function formatOf(file: string): SourceFormat {
-  const ext = extname(file).toLowerCase();
-  if (ext === ".csv") return "csv";
-  if (ext === ".jsonl" || ext === ".ndjson" || ext === ".json") return "jsonl";
-  if (ext === ".parquet") return "parquet";
-  throw new IngestError(`Cannot tell the format of ${file} from its extension "${ext}".`, {
-    fix: 'Use .csv, .jsonl or .parquet, or pass format: "csv" | "jsonl" | "parquet".',
-    context: { file },
-  });
-}
-
-/** Empty files and binary files named .csv/.jsonl would otherwise load as zero rows without a word. */
-async function checkLooksLikeText(file: string, format: SourceFormat): Promise<void> {
-  if (statSync(file).size === 0) {
-    throw new IngestError(`${file} is empty.`, { fix: "Check that the export that wrote it finished; an empty file has nothing to ingest.", context: { file } });
-  }
-  if (format === "parquet") return;
-  const handle = await open(file, "r");
+/** `.json` holds a JSON array when it starts with "[", JSON lines when its first line is a whole value, else one pretty-printed object. */
+function jsonShape(head: string): SourceFormat {
+  const text = head.replace(/^\uFEFF/, "").trimStart();
+  if (text.startsWith("[")) return "json";
+  const firstLine = text.split("\n", 1)[0]!.trim();
   try {
-    const { buffer, bytesRead } = await handle.read(Buffer.alloc(65536), 0, 65536, 0);
-    if (buffer.subarray(0, bytesRead).includes(0)) {
-      throw new IngestError(`${file} is not a text file (it contains NUL bytes), so it cannot be ${format.toUpperCase()}.`, {
-        fix: "Check that you picked the right file, or pass the right format (e.g. format: \"parquet\").",
-        context: { file, format },
-      });
-    }
-  } finally {
-    await handle.close();
+    JSON.parse(firstLine);
+    return "jsonl";
+  } catch {
+    // A first line that is not a whole value: one pretty-printed object, or JSON lines whose first line is broken.
+    return text.startsWith("{") && text.includes("\n") ? "json" : "jsonl";
   }
 }
 
@@ -171,125 +218,67 @@ async function ensureBookkeeping(lab: Lab): Promise<void> {
   await lab.catalog.run(`CREATE TABLE IF NOT EXISTS ${INGESTION_LOG} (
     batch_id VARCHAR, table_name VARCHAR, source_file VARCHAR, landed_as VARCHAR, sha256 VARCHAR,
     format VARCHAR, rows BIGINT, rejected BIGINT, ingested_at TIMESTAMPTZ)`);
+  // Labs made before these columns existed get them added; old rows read NULL.
+  for (const col of ["lines BIGINT", "blank_lines BIGINT", "options VARCHAR"]) {
+    await lab.catalog.run(`ALTER TABLE ${INGESTION_LOG} ADD COLUMN IF NOT EXISTS ${col}`);
+  }
   await lab.catalog.run(`CREATE TABLE IF NOT EXISTS ${REJECTED_RECORDS} (
     batch_id VARCHAR, table_name VARCHAR, source_file VARCHAR, line BIGINT, raw VARCHAR, error VARCHAR, rejected_at TIMESTAMPTZ)`);
 }
 
-interface Source {
-  /** A SELECT of the file's columns plus _row_number; streamed straight into the bronze table. */
-  readonly rowsSql: string;
-  /** A SELECT of (line, raw, error) for lines that could not be parsed; valid after rowsSql ran. */
-  rejectsSql(): string;
-  readonly columns: { name: string; type: string }[];
-  cleanup(): Promise<void>;
-}
+interface Conflict { column: string; tableType: string; fileType: string }
+const conflicts = new WeakMap<Source, Conflict[]>();
 
-/**
- * Describe how to read the landed file, without materialising it: rows stream from the file into
- * the bronze table (a row_number() OVER () window streams in DuckDB and keeps file order).
- * Bronze keeps CSV and JSON values as text, so malformed dates and numbers survive to be judged
- * (and quarantined) in silver.
- */
-async function openSource(lab: Lab, uri: string, format: SourceFormat, original: string): Promise<Source> {
-  const id = randomUUID().replaceAll("-", "").slice(0, 12);
-  const src = literal(uri);
-  const describe = async (sql: string) =>
-    (await lab.sql(`DESCRIBE ${sql}`)).rows().map((r) => ({ name: String(r["column_name"]), type: String(r["column_type"]) }));
-  const temp: string[] = [];
-  const cleanup = async () => {
-    for (const t of temp) await lab.catalog.run(`DROP ${t}`).catch(() => undefined);
-  };
-  try {
-    let source: Omit<Source, "cleanup">;
-    if (format === "csv") {
-      // store_rejects keeps malformed lines (wrong column count, bad quoting) instead of failing the
-      // whole file; it writes one reject row per bad field, hence the GROUP BY line.
-      // The columns are described with the very options of the load: store_rejects changes how the header is sniffed.
-      const read = (tag: string) => `read_csv(${src}, header = true, all_varchar = true, store_rejects = true,
-                      rejects_table = 'csv_rejects_${tag}', rejects_scan = 'csv_scan_${tag}')`;
-      for (const tag of [id, `${id}_d`]) temp.push(`TABLE IF EXISTS temp.main.csv_rejects_${tag}`, `TABLE IF EXISTS temp.main.csv_scan_${tag}`);
-      source = {
-        rowsSql: `SELECT *, row_number() OVER () AS _row_number FROM ${read(id)}`,
-        columns: await describe(`SELECT *, 0::BIGINT AS _row_number FROM ${read(`${id}_d`)}`),
-        rejectsSql: () => `SELECT line::BIGINT AS line, any_value(csv_line) AS raw, string_agg(DISTINCT error_type, '; ') AS error
-          FROM temp.main.csv_rejects_${id} GROUP BY line`,
-      };
-    } else if (format === "jsonl") {
-      // Each line is read as text first, so a line that does not parse is kept with its number
-      // rather than aborting the load. Numbering needs one ordered pass; the numbered lines are
-      // materialised (spilling to disk if large) so JSON parsing afterwards runs on every core.
-      const lines = `temp.main.lines_${id}`;
-      await lab.catalog.run(`CREATE TEMP TABLE numbered_${id} AS
-        SELECT row_number() OVER () AS line, text AS raw
-        FROM read_csv(${src}, columns = {'text': 'VARCHAR'}, header = false, delim = E'\\x01',
-                      quote = '', escape = '', auto_detect = false, strict_mode = false)`);
-      temp.push(`TABLE IF EXISTS temp.main.numbered_${id}`);
-      await lab.catalog.run(`CREATE TEMP VIEW lines_${id} AS
-        SELECT line, raw, CASE WHEN json_valid(raw) THEN json_type(raw) = 'OBJECT' ELSE false END AS ok
-        FROM temp.main.numbered_${id} WHERE raw IS NOT NULL AND trim(raw) <> ''`);
-      temp.unshift(`VIEW IF EXISTS ${lines}`);
-      const keys = (await lab.sql(`SELECT DISTINCT unnest(json_keys(raw)) AS k FROM ${lines} WHERE ok ORDER BY k`)).column("k") as string[];
-      const reserved = keys.filter((k) => (METADATA as readonly string[]).includes(k));
-      if (reserved.length) throw reservedColumns(original, reserved);
-      const cols = keys.map((k) => `json_extract_string(raw, ${literal("$." + jsonPathKey(k))}) AS ${ident(k)}`);
-      source = {
-        rowsSql: `SELECT ${cols.length ? cols.join(", ") + "," : ""} line AS _row_number FROM ${lines} WHERE ok`,
-        columns: [...keys.map((k) => ({ name: k, type: "VARCHAR" })), { name: "_row_number", type: "BIGINT" }],
-        rejectsSql: () => `SELECT line, raw, CASE WHEN json_valid(raw) THEN 'valid JSON but not an object' ELSE 'line is not valid JSON' END AS error
-          FROM ${lines} WHERE NOT ok`,
-      };
-    } else {
-      const rowsSql = `SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS _row_number FROM read_parquet(${src}, file_row_number = true)`;
-      source = { rowsSql, columns: await describe(rowsSql), rejectsSql: () => "SELECT NULL::BIGINT AS line, NULL AS raw, NULL AS error WHERE false" };
-    }
-    const clash = source.columns.map((c) => c.name).filter((n) => n !== "_row_number" && (METADATA as readonly string[]).includes(n));
-    if (clash.length) throw reservedColumns(original, clash);
-    return { ...source, cleanup };
-  } catch (e) {
-    await cleanup();
-    if (e instanceof IngestError) throw e;
-    throw readError(original, format, e);
+/** Create bronze.<table> from the staged columns, or add the columns it lacks (schema evolution); names match in any case. */
+async function createOrEvolve(lab: Lab, table: string, staged: Source["columns"], source: Source): Promise<string[]> {
+  const found = await lab.sql(
+    "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = 'bronze' AND lower(table_name) = lower(?)", [LAKE, table]);
+  const metaTypes = "_ingested_at TIMESTAMPTZ, _source_file VARCHAR, _batch_id VARCHAR";
+  if (found.numRows === 0) {
+    const cols = staged.map((c) => `${ident(c.name)} ${c.type}`).join(", ");
+    await lab.catalog.run(`CREATE TABLE bronze.${ident(table)} (${cols}, ${metaTypes})`);
+    return [];
   }
+  const existing = new Map((await lab.catalog.columns(`bronze.${String(found.rows()[0]!["table_name"])}`)).map((c) => [c.name.toLowerCase(), c]));
+  const added: string[] = [];
+  const differ: Conflict[] = [];
+  for (const c of staged) {
+    const have = existing.get(c.name.toLowerCase());
+    if (!have) {
+      await lab.catalog.run(`ALTER TABLE bronze.${ident(table)} ADD COLUMN ${ident(c.name)} ${c.type}`);
+      added.push(c.name);
+    } else if (have.type !== c.type) {
+      differ.push({ column: have.name, tableType: have.type, fileType: c.type });
+    }
+  }
+  conflicts.set(source, differ);
+  return added;
 }
 
-function readError(file: string, format: SourceFormat, e: unknown): IngestError {
-  return new IngestError(`Could not read ${file} as ${format.toUpperCase()}: ${messageOf(e instanceof CatalogError && e.cause ? e.cause : e)}`, {
-    fix: format === "csv"
-      ? "Check that the file is a CSV with a header row (open it in a text editor); or pass the right format."
-      : format === "parquet" ? "Check that the file is a complete Parquet file (a truncated upload cannot be read)." : "Check that the file has one JSON object per line.",
+/** A read or parse failure of the file becomes a read error naming it; anything else is not ours to relabel. */
+function understood(e: unknown, file: string, format: SourceFormat, paths: readonly string[]): unknown {
+  if (e instanceof IngestError) return e;
+  const msg = messageOf(e instanceof CatalogError && e.cause ? e.cause : e);
+  const aboutFile = paths.some((p) => msg.includes(p)) || /CSV Error|Malformed JSON|magic bytes|not a parquet file|sniffing|Invalid unicode/i.test(msg);
+  if (!aboutFile) return e;
+  return new IngestError(`Could not read ${file} as ${format.toUpperCase()}: ${msg.replaceAll(paths[0] ?? "\0", basename(file))}`, {
+    fix: readErrorFix(format),
     context: { file, format },
     cause: e,
   });
 }
 
-function reservedColumns(file: string, names: string[]): IngestError {
-  return new IngestError(`${file} has column(s) ${names.join(", ")}, which bronze reserves for ingestion metadata.`, {
-    fix: "Rename those columns in the source before ingesting.",
-    context: { file, column: names.join(", ") },
-  });
-}
-
-// Keys with dots or quotes must be quoted inside a JSON path.
-function jsonPathKey(k: string): string {
-  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(k) ? k : `"${k.replaceAll('"', '\\"')}"`;
-}
-
-/** Create bronze.<table> from the staged columns, or add the columns it lacks (schema evolution). */
-async function createOrEvolve(lab: Lab, table: string, staged: { name: string; type: string }[]): Promise<string[]> {
-  const full = `bronze.${table}`;
-  const metaTypes = "_ingested_at TIMESTAMPTZ, _source_file VARCHAR, _batch_id VARCHAR";
-  if (!(await lab.catalog.tableExists(full))) {
-    const cols = staged.map((c) => `${ident(c.name)} ${c.type}`).join(", ");
-    await lab.catalog.run(`CREATE TABLE bronze.${ident(table)} (${cols}, ${metaTypes})`);
-    return [];
+/** The insert can fail on the file (a read error) or on a value that does not fit the table's column type. */
+function understoodInsert(e: unknown, file: string, format: SourceFormat, table: string, source: Source): unknown {
+  const msg = messageOf(e instanceof CatalogError && e.cause ? e.cause : e);
+  const differ = conflicts.get(source) ?? [];
+  if (differ.length && /Conversion Error|Could not convert|Type mismatch|cast/i.test(msg)) {
+    const list = differ.map((d) => `${d.column} is ${d.tableType} in bronze.${table} but ${d.fileType} in the file`).join("; ");
+    return new IngestError(`${file} does not fit bronze.${table}: ${list}. DuckDB: ${msg.split("\n")[0]}`, {
+      fix: `Cast the column in the source to ${differ[0]!.tableType} (or fix the values that do not convert), or ingest the file into a new table (e.g. table: "${table}_v2").`,
+      context: { file, table: `bronze.${table}`, column: differ.map((d) => d.column).join(", ") },
+      cause: e,
+    });
   }
-  const existing = new Set((await lab.catalog.columns(full)).map((c) => c.name));
-  const added: string[] = [];
-  for (const c of staged) {
-    if (!existing.has(c.name)) {
-      await lab.catalog.run(`ALTER TABLE bronze.${ident(table)} ADD COLUMN ${ident(c.name)} ${c.type}`);
-      added.push(c.name);
-    }
-  }
-  return added;
+  return understood(e, file, format, source.paths);
 }

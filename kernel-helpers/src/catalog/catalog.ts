@@ -291,6 +291,19 @@ export class Catalog {
     return (await this.query(`SELECT max(snapshot_id) FROM ducklake_snapshots(${literal(LAKE)})`)).number();
   }
 
+  /**
+   * The newest snapshot that (re)created a table: for a table rebuilt with CREATE OR REPLACE, the build's own commit,
+   * even when other tables committed since.
+   */
+  async createdInSnapshot(table: string): Promise<number> {
+    const { schema, table: name } = parseTableName(table);
+    return (await this.query(
+      `SELECT max(snapshot_id) FROM ducklake_snapshots(${literal(LAKE)})
+        WHERE list_contains(list_transform(coalesce(changes['tables_created'], []), x -> lower(x)), lower(?))`,
+      [`${schema}.${name}`],
+    )).number();
+  }
+
   /** A table as it was at a snapshot (time travel). */
   async readAsOf(table: string, snapshotId: number, limit = 1000): Promise<QueryResult> {
     const t = qualified(parseTableName(table));

@@ -1,18 +1,24 @@
 import { randomUUID } from "node:crypto";
-import { QualityError } from "../errors.js";
+import { INGESTION_LOG, REJECTED_RECORDS } from "../bronze/ingest.js";
+import { LAKE } from "../catalog/catalog.js";
+import { messageOf, QualityError } from "../errors.js";
 import type { Lab } from "../lab.js";
-import { ident, literal, parseTableName, qualified, sqlType } from "../catalog/sql.js";
+import { ident, literal, parseTableName, qualified, type TableName } from "../catalog/sql.js";
+import { DEAD_LETTER, STREAM_OFFSETS } from "../stream/sink.js";
+import { formatProbes, isText, parsedSql, planColumn, presentSql, type ColumnPlan, type ColumnSpec } from "./parse.js";
 import { failureSql, parseRuleName, ruleName, type Rule } from "./rules.js";
 
-/** A silver column: its SQL type, and optionally an expression over the bronze columns. */
-export type ColumnSpec = string | { readonly type: string; readonly expr: string };
+export type { ColumnSpec } from "./parse.js";
 
 export interface RefineSpec {
   /** The bronze table to read, e.g. "bronze.orders". */
   readonly source: string;
   /** The silver table to write, e.g. "silver.orders". */
   readonly target: string;
-  /** Silver columns and their types; a value that does not cast to its type fails `parse(col as TYPE)`. */
+  /**
+   * Silver columns and their types. A value that does not parse exactly under its type and options (see
+   * ColumnSpec) fails `parse(col as TYPE)`; blank text in a typed column counts as missing (see not_null).
+   */
   readonly columns: Readonly<Record<string, ColumnSpec>>;
   readonly rules: readonly Rule[];
 }
@@ -32,6 +38,10 @@ export interface QualityReport {
 
 export const QUARANTINE = "silver.quarantine";
 export const QUALITY_RUNS = "silver.quality_runs";
+// Not imported from stream/live.ts: that module imports this one.
+const LIVE_PROGRESS = "silver.live_progress";
+/** Tables the lab keeps its own records in: refine neither reads nor writes them. */
+const BOOKKEEPING = [QUARANTINE, QUALITY_RUNS, LIVE_PROGRESS, INGESTION_LOG, REJECTED_RECORDS, STREAM_OFFSETS, DEAD_LETTER];
 const LINEAGE = ["_batch_id", "_source_file", "_row_number"] as const;
 
 /**
@@ -40,33 +50,43 @@ const LINEAGE = ["_batch_id", "_source_file", "_row_number"] as const;
  * re-run after a failure starts clean, and a re-run after success finds nothing new.
  */
 export async function refine(lab: Lab, spec: RefineSpec): Promise<QualityReport> {
+  const names = checkNames(spec);
+  // Two refines of one target in this kernel take turns; the staging table stays on a connection of its own.
+  return lab.catalog.exclusive(`${names.target.schema}.${names.target.table}`, () => lab.catalog.session(() => refineOnce(lab, spec, names)));
+}
+
+async function refineOnce(lab: Lab, spec: RefineSpec, names: { source: TableName; target: TableName }): Promise<QualityReport> {
   const started = performance.now();
-  const source = qualified(parseTableName(spec.source, "source table"));
-  const targetName = parseTableName(spec.target, "target table");
-  const target = qualified(targetName);
-  await validate(lab, spec);
+  const sourceName = await storedName(lab, names.source);
+  const targetName = (await storedName(lab, names.target)) ?? `silver.${names.target.table}`;
+  const source = qualified(names.source);
+  const target = qualified(names.target);
+  const plans = planColumns(targetName, spec.columns);
+  const rawTypes = await validate(lab, spec, sourceName, targetName, plans);
   await ensureQualityTables(lab);
 
-  const targetCols = Object.entries(spec.columns).map(([name, c]) => ({
-    name,
-    type: sqlType(typeof c === "string" ? c : c.type, name),
-    rawExpr: typeof c === "string" ? `s.${ident(name)}` : `(${c.expr})`,
-  }));
+  const targetCols = plans.map((p, i) => {
+    const present = presentSql(p, `s.${ident("__in_" + p.name)}`, isText(rawTypes[i]!));
+    return { ...p, present, parsed: parsedSql(p, `s.${ident("__raw_" + p.name)}`, rawTypes[i]!) };
+  });
   const colDefs = [...targetCols.map((c) => `${ident(c.name)} ${c.type}`), "_batch_id VARCHAR", "_source_file VARCHAR", "_row_number BIGINT"];
   await lab.catalog.run(`CREATE TABLE IF NOT EXISTS ${target} (${colDefs.join(", ")})`);
-  const have = new Map((await lab.catalog.columns(spec.target)).map((c) => [c.name, c.type]));
+  const have = new Map((await lab.catalog.columns(targetName)).map((c) => [c.name.toLowerCase(), c.type]));
   for (const c of targetCols) {
-    const existing = have.get(c.name);
-    if (existing === undefined) {
-      await lab.catalog.run(`ALTER TABLE ${target} ADD COLUMN ${ident(c.name)} ${c.type}`);
-    } else if (existing.toUpperCase().replace(/\s+/g, "") !== c.type.replace(/\s+/g, "")) {
+    const existing = have.get(c.name.toLowerCase());
+    if (existing !== undefined && existing.toUpperCase().replace(/\s+/g, "") !== c.type.replace(/\s+/g, "")) {
       // Casting the stored rows silently could lose data (2.99 as INTEGER is 3): the change is the trainee's call.
-      throw new QualityError(`${spec.target}.${c.name} is ${existing}, but the spec now declares ${c.type}; nothing was refined.`, {
-        fix: `Keep ${existing} in the spec, or evolve the table explicitly first: ALTER TABLE ${spec.target} ALTER ${c.name} TYPE ${c.type} `
-          + `(fails if a stored value does not fit), or drop ${spec.target} and refine again from bronze.`,
-        context: { table: spec.target, column: c.name },
+      // A changed format or separator is fine: options describe the source, not the table.
+      throw new QualityError(`${targetName}.${c.name} is ${existing}, but the spec now declares ${c.type}; nothing was refined.`, {
+        fix: `Keep ${existing} in the spec, or evolve the table explicitly first: ALTER TABLE ${targetName} ALTER ${c.name} TYPE ${c.type} `
+          + `(fails if a stored value does not fit), or drop ${targetName} and refine again from bronze.`,
+        context: { table: targetName, column: c.name },
       });
     }
+  }
+  // Only once every declared type is known to fit, so a refused spec leaves the table as it was.
+  for (const c of targetCols.filter((x) => !have.has(x.name.toLowerCase()))) {
+    await lab.catalog.run(`ALTER TABLE ${target} ADD COLUMN ${ident(c.name)} ${c.type}`);
   }
 
   const id = randomUUID().replaceAll("-", "").slice(0, 12);
@@ -90,16 +110,23 @@ export async function refine(lab: Lab, spec: RefineSpec): Promise<QualityReport>
   const ranks = spec.rules.filter((r) => r.kind === "unique").map(
     (r) => `row_number() OVER (PARTITION BY ${ident(r.column)} ORDER BY _ingested_at, _batch_id, _row_number) AS ${ident("__rank_" + r.column)}`,
   );
-  // One pass: cast, rank duplicates, evaluate every rule. Only typed values, lineage and the failed
+  // One pass: parse, rank duplicates, evaluate every rule. Only typed values, lineage and the failed
   // rules are kept; the raw row is fetched from bronze for the (few) quarantined rows only.
   await lab.catalog.run(`CREATE TEMP TABLE refine_${id} AS
-    WITH base AS (
-      SELECT ${targetCols.map((c) => `TRY_CAST(${c.rawExpr} AS ${c.type}) AS ${ident(c.name)}, ${c.rawExpr} AS ${ident("__raw_" + c.name)}`).join(", ")},
+    WITH src AS (
+      SELECT ${targetCols.map((c) => `${c.rawExpr} AS ${ident("__in_" + c.name)}`).join(", ")},
              s._batch_id, s._source_file, s._row_number, s._ingested_at
       FROM ${source} s
       WHERE s._batch_id NOT IN (
         SELECT DISTINCT _batch_id FROM ${target} WHERE _batch_id IS NOT NULL
-        UNION SELECT DISTINCT batch_id FROM ${QUARANTINE} WHERE target_table = ${literal(spec.target)})
+        UNION SELECT DISTINCT batch_id FROM ${QUARANTINE} WHERE lower(target_table) = ${literal(targetName.toLowerCase())})
+    ), present AS (
+      SELECT ${targetCols.map((c) => `${c.present} AS ${ident("__raw_" + c.name)}`).join(", ")}, s._batch_id, s._source_file, s._row_number, s._ingested_at
+      FROM src s
+    ), base AS (
+      SELECT ${targetCols.map((c) => `${c.parsed} AS ${ident(c.name)}, s.${ident("__raw_" + c.name)}`).join(", ")},
+             s._batch_id, s._source_file, s._row_number, s._ingested_at
+      FROM present s
     ), ranked AS (
       SELECT *${ranks.length ? ", " + ranks.join(", ") : ""} FROM base
     )
@@ -118,7 +145,7 @@ export async function refine(lab: Lab, spec: RefineSpec): Promise<QualityReport>
     const clean = Number(counts["clean"]);
 
     const report = {
-      runId, source: spec.source, target: spec.target, batches: Number(counts["batches"]), rowsIn, clean,
+      runId, source: sourceName!, target: targetName, batches: Number(counts["batches"]), rowsIn, clean,
       quarantined: rowsIn - clean, byRule, seconds: 0,
     };
     // Nothing new: no commit, so a re-run adds no snapshot and no empty run record.
@@ -127,12 +154,12 @@ export async function refine(lab: Lab, spec: RefineSpec): Promise<QualityReport>
       const names = [...targetCols.map((c) => ident(c.name)), ...LINEAGE].join(", ");
       await lab.catalog.run(`INSERT INTO ${target} (${names}) SELECT ${names} FROM ${stage} WHERE len(__failed) = 0`);
       await lab.catalog.run(`INSERT INTO ${QUARANTINE}
-        SELECT ${literal(runId)}, ${literal(spec.source)}, ${literal(spec.target)}, q._batch_id, q._source_file, q._row_number,
+        SELECT ${literal(runId)}, ${literal(sourceName!)}, ${literal(targetName)}, q._batch_id, q._source_file, q._row_number,
                q.__failed, to_json(b), now()
         FROM ${stage} q JOIN ${source} b ON b._batch_id = q._batch_id AND b._row_number = q._row_number
         WHERE len(q.__failed) > 0`);
       await lab.catalog.run(`INSERT INTO ${QUALITY_RUNS} VALUES (?, ?, ?, ?, ?, ?, ?, ?::JSON, now())`, [
-        runId, spec.source, spec.target, Number(counts["batches"]), rowsIn, clean, rowsIn - clean, JSON.stringify(byRule),
+        runId, sourceName!, targetName, Number(counts["batches"]), rowsIn, clean, rowsIn - clean, JSON.stringify(byRule),
       ]);
     });
     return { ...report, seconds: (performance.now() - started) / 1000 };
@@ -156,34 +183,156 @@ async function ensureQualityTables(lab: Lab): Promise<void> {
     quarantined BIGINT, by_rule JSON, finished_at TIMESTAMPTZ)`);
 }
 
-/** Fail before touching data when a rule or column names something that is not there. */
-async function validate(lab: Lab, spec: RefineSpec): Promise<void> {
-  if (!(await lab.catalog.tableExists(spec.source))) {
+/**
+ * Refuse, before anything is read, a target that is not a silver table or is one of the lab's own records
+ * (refining into silver.quarantine would alter it, and every later run would fail), and a bookkeeping source.
+ * DuckDB names are case-insensitive, so the comparison is too.
+ */
+function checkNames(spec: RefineSpec): { source: TableName; target: TableName } {
+  const source = parseTableName(spec.source, "source table");
+  const target = parseTableName(spec.target, "target table");
+  const key = (t: TableName) => `${t.schema}.${t.table}`.toLowerCase();
+  const reserved = (t: TableName) => BOOKKEEPING.includes(key(t));
+  if (reserved(target)) {
+    throw new QualityError(`${spec.target} is where the lab keeps its own records; refine cannot write into it.`, {
+      fix: `Choose another silver table for the target, e.g. "silver.${target.table.toLowerCase() === "quarantine" ? "orders" : "orders_clean"}"; `
+        + `the reserved tables are ${BOOKKEEPING.join(", ")}.`,
+      context: { table: spec.target, option: "target" },
+    });
+  }
+  if (target.schema.toLowerCase() !== "silver") {
+    throw new QualityError(`The target ${spec.target} is not in the silver layer: refine writes silver tables.`, {
+      fix: `Use target: "silver.${target.table}"; gold tables are built with buildGoldTable(), bronze ones with ingestFile().`,
+      context: { table: spec.target, option: "target" },
+    });
+  }
+  if (reserved(source)) {
+    throw new QualityError(`${spec.source} holds the lab's own records, not data to refine.`, {
+      fix: `Refine a table ingested into bronze, e.g. source: "bronze.orders"; the reserved tables are ${BOOKKEEPING.join(", ")}.`,
+      context: { table: spec.source, option: "source" },
+    });
+  }
+  if (key(source) === key(target)) {
+    throw new QualityError(`The source and the target are both ${spec.target}.`, {
+      fix: "Refine from the bronze table into a silver table, e.g. source: \"bronze.orders\", target: \"silver.orders\".",
+      context: { table: spec.target },
+    });
+  }
+  return { source, target };
+}
+
+/** The table's name as the catalog spells it, when it exists under any case. */
+async function storedName(lab: Lab, t: TableName): Promise<string | undefined> {
+  const r = await lab.sql(
+    "SELECT schema_name || '.' || table_name FROM duckdb_tables() WHERE database_name = ? AND lower(schema_name) = lower(?) AND lower(table_name) = lower(?)",
+    [LAKE, t.schema, t.table],
+  );
+  return r.rows().length ? String(r.scalar()) : undefined;
+}
+
+function planColumns(target: string, columns: unknown): ColumnPlan[] {
+  if (columns === null || typeof columns !== "object" || Array.isArray(columns) || Object.keys(columns).length === 0) {
+    throw new QualityError(`The spec for ${target} declares no columns.`, {
+      fix: 'Give columns: { name: "TYPE", … }, e.g. columns: { order_id: "BIGINT", amount: "DECIMAL(12,2)" }.',
+      context: { table: target, option: "columns" },
+    });
+  }
+  const seen = new Map<string, string>();
+  return Object.entries(columns).map(([name, c]) => {
+    const lower = name.toLowerCase();
+    if ((LINEAGE as readonly string[]).includes(lower)) {
+      throw new QualityError(`Column "${name}" of ${target} is named like a lineage column; refine fills ${LINEAGE.join(", ")} itself.`, {
+        fix: `Rename the column (e.g. "${name.replace(/^_+/, "")}"); the lineage of every silver row is already kept.`,
+        context: { table: target, column: name },
+      });
+    }
+    if (lower.startsWith("__")) {
+      throw new QualityError(`Column "${name}" of ${target} starts with "__", which refine uses for its working columns.`, {
+        fix: `Rename the column, e.g. "${name.replace(/^_+/, "")}".`,
+        context: { table: target, column: name },
+      });
+    }
+    const twin = seen.get(lower);
+    if (twin !== undefined) {
+      throw new QualityError(`Columns "${twin}" and "${name}" of ${target} are the same column: DuckDB names ignore case.`, {
+        fix: "Keep one of them.",
+        context: { table: target, column: name },
+      });
+    }
+    seen.set(lower, name);
+    return planColumn(target, name, c);
+  });
+}
+
+/**
+ * Fail before touching data when a rule or column names something that is not there, or an option cannot
+ * apply to the bronze value. Returns the type DuckDB gives each column's bronze value.
+ */
+async function validate(lab: Lab, spec: RefineSpec, source: string | undefined, target: string, plans: readonly ColumnPlan[]): Promise<string[]> {
+  if (source === undefined) {
     throw new QualityError(`Source table ${spec.source} does not exist.`, {
       fix: "Ingest into bronze first (the bronze_ingestion notebook, or ingestFile()).",
       context: { table: spec.source },
     });
   }
-  const sourceCols = new Set((await lab.catalog.columns(spec.source)).map((c) => c.name));
-  for (const [name, c] of Object.entries(spec.columns)) {
-    if (typeof c === "string" && !sourceCols.has(name)) {
-      throw new QualityError(`Column "${name}" is not in ${spec.source} (it has: ${[...sourceCols].join(", ")}).`, {
-        fix: `Fix the name, or give an expression: ${name}: { type: "${c}", expr: "..." }.`,
-        context: { table: spec.source, column: name },
+  const sourceColumns = await lab.catalog.columns(source);
+  const sourceCols = new Set(sourceColumns.map((c) => c.name.toLowerCase()));
+  const missing = ["_batch_id", "_source_file", "_row_number", "_ingested_at"].filter((c) => !sourceCols.has(c));
+  if (missing.length) {
+    throw new QualityError(`${source} has no ingestion lineage (${missing.join(", ")}), so refine cannot tell its batches apart.`, {
+      fix: "Refine a bronze table loaded by ingestFile() (or the stream sink); load other data into bronze that way first.",
+      context: { table: source },
+    });
+  }
+  const rawTypes: string[] = [];
+  for (const [i, p] of plans.entries()) {
+    const c = spec.columns[p.name];
+    if (typeof c === "string" && !sourceCols.has(p.name.toLowerCase())) {
+      throw new QualityError(`Column "${p.name}" is not in ${source} (it has: ${sourceColumns.map((x) => x.name).join(", ")}).`, {
+        fix: `Fix the name, or give an expression: ${p.name}: { type: "${c}", expr: "..." }.`,
+        context: { table: source, column: p.name },
       });
+    }
+    let rawType: string;
+    try {
+      rawType = String((await lab.sql(`DESCRIBE SELECT ${p.rawExpr} AS v FROM ${source} s`)).rows()[0]!["column_type"]);
+    } catch (e) {
+      throw new QualityError(`Column "${p.name}" of ${target}: its expression ${p.rawExpr} does not run on ${source}: ${messageOf(e).split("\n")[0]}`, {
+        fix: `Write expr over the bronze columns with alias s (e.g. "lower(s.${sourceColumns[0]?.name ?? "col"})"); ${source} has ${sourceColumns.map((x) => x.name).join(", ")}.`,
+        context: { table: target, column: p.name, option: "expr" },
+        cause: e,
+      });
+    }
+    rawTypes[i] = rawType;
+    if (!isText(rawType) && p.given.length) {
+      throw new QualityError(`Column "${p.name}" of ${target}: its bronze value is already ${rawType}, so ${p.given.join(", ")} has no text to read.`, {
+        fix: `Remove ${p.given.join(", ")} from ${p.name}; options describe how a text export writes values. A value converts only when nothing is lost.`,
+        context: { table: target, column: p.name, option: p.given[0] },
+      });
+    }
+    for (const probe of formatProbes(p)) {
+      try {
+        await lab.sql(`SELECT ${probe}`);
+      } catch (e) {
+        throw new QualityError(`Column "${p.name}" of ${target}: DuckDB does not understand format ${p.formats.join(" / ")}: ${messageOf(e).split("\n")[0]}`, {
+          fix: "Use DuckDB strptime specifiers: %Y year, %m month, %d day, %H:%M:%S time, %z offset (https://duckdb.org/docs/sql/functions/dateformat).",
+          context: { table: target, column: p.name, option: "format" },
+          cause: e,
+        });
+      }
     }
   }
   for (const rule of spec.rules) {
     if (!(rule.column in spec.columns)) {
-      throw new QualityError(`Rule ${ruleName(rule)} names column "${rule.column}", which ${spec.target} does not define (columns: ${Object.keys(spec.columns).join(", ")}).`, {
+      throw new QualityError(`Rule ${ruleName(rule)} names column "${rule.column}", which ${target} does not define (columns: ${Object.keys(spec.columns).join(", ")}).`, {
         fix: "Fix the column name in the rule, or add the column to `columns`.",
-        context: { table: spec.target, column: rule.column },
+        context: { table: target, column: rule.column },
       });
     }
     if (rule.kind === "foreign_key") {
       if (!(await lab.catalog.tableExists(rule.references))) {
         throw new QualityError(`Rule ${ruleName(rule)} refers to ${rule.references}, which does not exist yet.`, {
-          fix: `Refine ${rule.references} before ${spec.target}.`,
+          fix: `Refine ${rule.references} before ${target}.`,
           context: { table: rule.references, column: rule.referencedColumn },
         });
       }
@@ -196,4 +345,5 @@ async function validate(lab: Lab, spec: RefineSpec): Promise<void> {
       }
     }
   }
+  return rawTypes;
 }

@@ -3,7 +3,8 @@ import { LAKE } from "../catalog/catalog.js";
 import { ident, literal } from "../catalog/sql.js";
 import type { Lab } from "../lab.js";
 import { QUARANTINE } from "../quality/refine.js";
-import { failureSql, foreignKey, notNull, range, acceptedValues, ruleName, unique, type Rule } from "../quality/rules.js";
+import { isText, parsedSql, planColumn, presentSql } from "../quality/parse.js";
+import { failureSql, foreignKey, notNull, parseRuleName, range, acceptedValues, ruleName, unique, type Rule } from "../quality/rules.js";
 import { EVENT_ID, INTERACTION_TYPES, TOPICS, type MarketplaceTopic } from "./events.js";
 import { bronzeTableFor } from "./sink.js";
 
@@ -88,9 +89,17 @@ async function refreshOnce(lab: Lab): Promise<LiveRefreshReport> {
       const names = Object.keys(source.columns);
       const rules = source.rules(customers);
       const ctx = { typed: (c: string) => `s.${ident(c)}`, raw: (c: string) => `s.${ident("__raw_" + c)}`, target: source.silver, targetExists: true };
+      // The same strict parsing as refine(): a value is kept only when it reads exactly as its silver type.
+      const bronzeTypes = new Map((await lab.catalog.columns(source.bronze.replaceAll('"', ""))).map((c) => [c.name, c.type]));
+      const plans = names.map((c) => {
+        const plan = planColumn(source.silver, c, source.columns[c]);
+        const rawType = bronzeTypes.get(c) ?? "VARCHAR";
+        const present = presentSql(plan, ident(c), isText(rawType));
+        return { c, plan, present, parsed: parsedSql(plan, present, rawType) };
+      });
       const checks = [
-        ...names.filter((c) => source.columns[c] !== "VARCHAR").map((c) => ({
-          name: `parse(${c} as ${source.columns[c]})`, sql: `(s.${ident("__raw_" + c)} IS NOT NULL AND s.${ident(c)} IS NULL)`,
+        ...plans.filter((p) => p.plan.type !== "VARCHAR").map((p) => ({
+          name: parseRuleName(p.c, p.plan.type), sql: `(s.${ident("__raw_" + p.c)} IS NOT NULL AND s.${ident(p.c)} IS NULL)`,
         })),
         ...rules.map((r) => ({ name: ruleName(r), sql: failureSql(r, ctx) })),
       ];
@@ -100,7 +109,7 @@ async function refreshOnce(lab: Lab): Promise<LiveRefreshReport> {
         WITH fresh AS (
           SELECT * FROM ducklake_table_insertions(${literal(LAKE)}, 'bronze', ${literal(source.bronzeName)}, ${start}, ${to})
         ), typed AS (
-          SELECT ${names.map((c) => `TRY_CAST(${ident(c)} AS ${source.columns[c]}) AS ${ident(c)}, ${ident(c)}::VARCHAR AS ${ident("__raw_" + c)}`).join(", ")},
+          SELECT ${plans.map((p) => `${p.parsed} AS ${ident(p.c)}, (${p.present})::VARCHAR AS ${ident("__raw_" + p.c)}`).join(", ")},
                  _topic, _partition, _offset, _value,
                  row_number() OVER (PARTITION BY ${ident(idCol)} ORDER BY _partition, _offset) AS ${ident("__rank_" + idCol)}
           FROM fresh

@@ -16,7 +16,7 @@ test("a CSV lands unchanged and loads as text with ingestion metadata", async ()
     assert.equal(cols.find((c) => c.name === "order_date")!.type, "VARCHAR", "bronze keeps malformed dates as text");
     const rows = (await lab.sql("SELECT order_date, _row_number, _batch_id, _source_file FROM bronze.orders ORDER BY _row_number")).rows();
     assert.deepEqual(rows.map((x) => x["order_date"]), ["2024-01-02", "2024-13-45"]);
-    assert.deepEqual(rows.map((x) => x["_row_number"]), [1, 2]);
+    assert.deepEqual(rows.map((x) => x["_row_number"]), [2, 3], "_row_number is the file line: the header is line 1");
     assert.equal(rows[0]!["_batch_id"], r.batchId);
     assert.equal(rows[0]!["_source_file"], r.landedAs);
     const objects = await lab.storage.list("bronze", "raw/orders/");
