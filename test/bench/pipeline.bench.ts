@@ -11,6 +11,7 @@ import { cpus, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { generate, readManifest, type Manifest } from "../../data/generate.js";
+import { DuckDBInstance } from "@duckdb/node-api";
 import { openLab } from "../../kernel-helpers/src/index.js";
 import { runBronze, runGold, runSilver } from "./medallion.js";
 
@@ -65,6 +66,8 @@ async function benchmark(): Promise<void> {
   log("gold: building 3 tables");
   const gold = await runGold(lab, (s) => log(`  ${s} done (${rssMB()} MB peak RSS)`));
   const goldRss = rssMB();
+  log("reference: raw DuckDB loading the same files as text, no lineage, no checks");
+  const reference = await rawBronze(dataDir);
 
   const bronzeRows = bronze.reports.reduce((n, r) => n + r.rows + r.rejected, 0);
   const silverRows = silver.reports.reduce((n, r) => n + r.rowsIn, 0);
@@ -88,6 +91,7 @@ async function benchmark(): Promise<void> {
       gold: layer(gold.seconds, goldRows, goldRss),
     },
     total: layer(bronze.seconds + silver.seconds + gold.seconds, bronzeRows, goldRss),
+    reference: { rawDuckdbBronzeSeconds: round(reference.seconds, 3), rows: reference.rows, bronzeOverRaw: round(bronze.seconds / reference.seconds, 2) },
     peakRssMB: goldRss,
     silver: clean,
     expected: manifest.expected,
@@ -97,10 +101,31 @@ async function benchmark(): Promise<void> {
   for (const [name, l] of Object.entries({ ...result.layers, total: result.total })) {
     console.log(`${name.padEnd(7)} ${l.seconds.toFixed(2).padStart(8)} ${l.rows.toLocaleString("en-US").padStart(12)} ${l.rowsPerSecond.toLocaleString("en-US").padStart(12)} ${String(l.peakRssMB).padStart(10)}`);
   }
+  console.log(`raw DuckDB, same files as text: ${reference.seconds.toFixed(2)} s for ${reference.rows.toLocaleString("en-US")} rows; bronze takes ${(bronze.seconds / reference.seconds).toFixed(2)}× that (landing, hashing, encoding check, line numbers, rejects, one transaction)`);
   await mkdir(dirname(outFile), { recursive: true });
   await writeFile(outFile, JSON.stringify(result, null, 2) + "\n");
   console.log(`\n${JSON.stringify(result)}`);
   log(`wrote ${outFile}`);
+}
+
+/** The floor for bronze: DuckDB reading the four files into in-memory tables as text, nothing else. */
+async function rawBronze(dataDir: string): Promise<{ seconds: number; rows: number }> {
+  const instance = await DuckDBInstance.create(":memory:");
+  const c = await instance.connect();
+  const f = (name: string) => `'${join(dataDir, name).replaceAll("'", "''")}'`;
+  const t0 = performance.now();
+  let rows = 0;
+  for (const sql of [
+    `CREATE TABLE customers AS SELECT * FROM read_csv(${f("customers.csv")}, all_varchar = true)`,
+    `CREATE TABLE products AS SELECT * FROM read_parquet(${f("products.parquet")})`,
+    `CREATE TABLE orders AS SELECT * FROM read_csv(${f("orders.csv")}, all_varchar = true)`,
+    `CREATE TABLE events AS SELECT * FROM read_json(${f("events.jsonl")}, format = 'newline_delimited', ignore_errors = true, columns = {event_id: 'VARCHAR', customer_id: 'VARCHAR', product_id: 'VARCHAR', event_type: 'VARCHAR', event_time: 'VARCHAR', device: 'VARCHAR', session_id: 'VARCHAR'})`,
+  ]) await c.run(sql);
+  const seconds = (performance.now() - t0) / 1000;
+  for (const t of ["customers", "products", "orders", "events"]) rows += Number((await c.runAndReadAll(`SELECT count(*) FROM ${t}`)).getRows()[0]![0]);
+  c.closeSync();
+  instance.closeSync();
+  return { seconds, rows };
 }
 
 function round(x: number, digits: number): number {
