@@ -5,6 +5,7 @@ import { messageOf, QualityError } from "../errors.js";
 import type { Lab } from "../lab.js";
 import { ident, literal, parseTableName, qualified, type TableName } from "../catalog/sql.js";
 import { DEAD_LETTER, STREAM_OFFSETS } from "../stream/sink.js";
+import { LIVE_PROGRESS, LIVE_SILVER } from "../stream/live-tables.js";
 import { formatProbes, isText, parsedSql, planColumn, presentSql, type ColumnPlan, type ColumnSpec } from "./parse.js";
 import { failureSql, parseRuleName, ruleName, type Rule } from "./rules.js";
 
@@ -38,10 +39,9 @@ export interface QualityReport {
 
 export const QUARANTINE = "silver.quarantine";
 export const QUALITY_RUNS = "silver.quality_runs";
-// Not imported from stream/live.ts: that module imports this one.
-const LIVE_PROGRESS = "silver.live_progress";
-/** Tables the lab keeps its own records in: refine neither reads nor writes them. */
+/** Tables the lab keeps its own records in, or that the live refresh maintains: refine neither reads nor writes them. */
 const BOOKKEEPING = [QUARANTINE, QUALITY_RUNS, LIVE_PROGRESS, INGESTION_LOG, REJECTED_RECORDS, STREAM_OFFSETS, DEAD_LETTER];
+const LIVE = Object.values(LIVE_SILVER) as string[];
 const LINEAGE = ["_batch_id", "_source_file", "_row_number"] as const;
 
 /**
@@ -197,6 +197,12 @@ function checkNames(spec: RefineSpec): { source: TableName; target: TableName } 
     throw new QualityError(`${spec.target} is where the lab keeps its own records; refine cannot write into it.`, {
       fix: `Choose another silver table for the target, e.g. "silver.${target.table.toLowerCase() === "quarantine" ? "orders" : "orders_clean"}"; `
         + `the reserved tables are ${BOOKKEEPING.join(", ")}.`,
+      context: { table: spec.target, option: "target" },
+    });
+  }
+  if (LIVE.includes(key(target))) {
+    throw new QualityError(`${spec.target} is maintained by refreshLiveTables() (the streaming notebook); refine would mix batch rows into it.`, {
+      fix: `Choose another silver table, e.g. "silver.${target.table.toLowerCase()}_batch", or let refreshLiveTables() fill ${key(target)}.`,
       context: { table: spec.target, option: "target" },
     });
   }

@@ -6,6 +6,7 @@ import { QUARANTINE } from "../quality/refine.js";
 import { isText, parsedSql, planColumn, presentSql } from "../quality/parse.js";
 import { failureSql, foreignKey, notNull, parseRuleName, range, acceptedValues, ruleName, unique, type Rule } from "../quality/rules.js";
 import { EVENT_ID, INTERACTION_TYPES, TOPICS, type MarketplaceTopic } from "./events.js";
+import { ACTIVE_USERS_PER_MINUTE, LIVE_PROGRESS, LIVE_SILVER, REVENUE_PER_MINUTE } from "./live-tables.js";
 import { bronzeTableFor } from "./sink.js";
 
 /**
@@ -15,9 +16,7 @@ import { bronzeTableFor } from "./sink.js";
  * snapshot it got to is stored in the same DuckLake transaction as the silver and gold writes, so a
  * crash or a re-run never counts a row twice.
  */
-export const LIVE_PROGRESS = "silver.live_progress";
-export const REVENUE_PER_MINUTE = "gold.revenue_per_minute";
-export const ACTIVE_USERS_PER_MINUTE = "gold.active_users_per_minute";
+export { LIVE_PROGRESS, REVENUE_PER_MINUTE, ACTIVE_USERS_PER_MINUTE };
 
 export interface LiveRefreshReport {
   /** The bronze snapshot range read, inclusive; null when there was nothing new. */
@@ -42,7 +41,7 @@ interface Source {
 
 const SOURCES: Source[] = [
   {
-    topic: TOPICS.transactions, bronze: bronzeTableFor(TOPICS.transactions), bronzeName: "transactions", silver: "silver.transactions",
+    topic: TOPICS.transactions, bronze: bronzeTableFor(TOPICS.transactions), bronzeName: "transactions", silver: LIVE_SILVER.transactions,
     columns: {
       transaction_id: "VARCHAR", user_id: "BIGINT", product_id: "BIGINT", category: "VARCHAR", quantity: "INTEGER",
       amount: "DECIMAL(12,2)", currency: "VARCHAR", event_time: "TIMESTAMPTZ",
@@ -53,7 +52,7 @@ const SOURCES: Source[] = [
     ],
   },
   {
-    topic: TOPICS.interactions, bronze: bronzeTableFor(TOPICS.interactions), bronzeName: "user_interactions", silver: "silver.user_interactions",
+    topic: TOPICS.interactions, bronze: bronzeTableFor(TOPICS.interactions), bronzeName: "user_interactions", silver: LIVE_SILVER.interactions,
     columns: { interaction_id: "VARCHAR", user_id: "BIGINT", product_id: "BIGINT", interaction_type: "VARCHAR", event_time: "TIMESTAMPTZ" },
     rules: (customers) => [
       notNull("interaction_id"), notNull("event_time"), unique("interaction_id"), acceptedValues("interaction_type", INTERACTION_TYPES),

@@ -90,6 +90,7 @@ export const cases: BadInputCase[] = [
   refuses("date format without a year", /has no year/, (lab) => refine(lab, spec({ type: "DATE", format: "%d/%m" }))),
   refuses("reserved target in another case (Silver.Quarantine)", /keeps its own records/, (lab) => refine(lab, { ...spec("INTEGER"), target: "Silver.Quarantine" })),
   refuses("bookkeeping table as the source", /holds the lab's own records/, (lab) => refine(lab, { ...spec("INTEGER"), source: "BRONZE.INGESTION_LOG" })),
+  refuses("a live silver table as the target (silver.transactions)", /maintained by refreshLiveTables/, (lab) => refine(lab, { ...spec("INTEGER"), target: "SILVER.Transactions" })),
   refuses("refine into another layer", /not in the silver layer/, (lab) => refine(lab, { ...spec("INTEGER"), target: "gold.t" })),
   refuses("declared column named like lineage (_Batch_Id)", /named like a lineage column/, (lab) => refine(lab, { ...spec("INTEGER"), columns: { id: "INTEGER", _Batch_Id: { type: "VARCHAR", expr: "s.v" } } })),
   refuses("SQL spliced into a type", /Column "v" declares type/, (lab) => refine(lab, spec("INTEGER); DROP TABLE bronze.t; --"))),
