@@ -218,9 +218,12 @@ async function csvSource(ctx: SourceContext): Promise<Source> {
   const lines = Number(counts["lines"]);
   const rejected = Number(counts["rejected"]);
   if (Number(counts["records"]) !== rows + rejected || Number(counts["stray"]) > 0) {
-    throw new IngestError(`Could not tell which line of ${file} each CSV record starts on: DuckDB read ${rows} row(s) and ${rejected} rejected record(s), but the file has ${counts["records"]} record start(s) by its quotes (quote ${JSON.stringify(quote)}, escape ${JSON.stringify(escape)}). Nothing was loaded rather than guess line numbers.`, {
-      fix: "Look for an unterminated quote, or pass quote and escape explicitly (e.g. quote: '\"', escape: '\"', or quote: \"\" when quotes are plain text).",
-      context: { file, option: "quote" },
+    // An odd number of quotes in the whole file: the last record start is where a quote opened and never closed.
+    const open = noQuote ? undefined : (await lab.sql(`SELECT CASE WHEN sum(${quotes}) % 2 = 1 THEN (SELECT max(line) FROM ${logical}) END AS line FROM ${phys}`)).rows()[0]!["line"];
+    const where = open === null || open === undefined ? "" : ` A quote opened on line ${open} is never closed.`;
+    throw new IngestError(`Could not tell which line of ${file} each CSV record starts on: DuckDB read ${rows} row(s) and ${rejected} rejected record(s), but the file has ${counts["records"]} record start(s) by its quotes (quote ${JSON.stringify(quote)}, escape ${JSON.stringify(escape)}).${where} Nothing was loaded rather than guess line numbers.`, {
+      fix: `${where ? `Close or remove the quote on line ${open}` : "Look for an unterminated quote"}, or pass quote and escape explicitly (e.g. quote: '"', escape: '"', or quote: "" when quotes are plain text).`,
+      context: { file, option: "quote", ...(where ? { line: Number(open) } : {}) },
     });
   }
   await lab.catalog.run(`CREATE TEMP TABLE acc_${id} AS

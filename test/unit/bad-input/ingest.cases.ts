@@ -86,7 +86,7 @@ export const cases: BadInputCase[] = [
   refused("metadata column in the source, other case", /_ROW_NUMBER, which bronze reserves/, "m.csv", "id,_ROW_NUMBER\n1,2\n"),
   refused("column names differing only by case (CSV)", /two columns named "Id" and "ID"/, "d.csv", "Id,ID\n1,2\n"),
   refused("keys differing only by case (JSON lines)", /two columns named "Name" and "name"/, "d.jsonl", '{"name":1}\n{"Name":2}\n'),
-  refused("unterminated quote with the quote declared", /Could not tell which line .* each CSV record starts on/, "q.csv", 'a,b\n1,2\n3,"oops\n5,6\n', { quote: '"' }),
+  refused("unterminated quote with the quote declared", /Could not tell which line .* each CSV record starts on.*A quote opened on line 3 is never closed/s, "q.csv", 'a,b\n1,2\n3,"oops\n5,6\n', { quote: '"' }),
   refused("malformed JSON array", /as JSON: .*Malformed JSON/, "bad.json", '[\n {"id": 1},\n {"id": 2\n]\n'),
   refused("truncated Parquet file", /Could not read .*p\.parquet as PARQUET/, "p.parquet", Buffer.from("PAR1 not really parquet")),
   refused("unknown extension", /Cannot tell the format/, "notes.txt", "hello\n"),
