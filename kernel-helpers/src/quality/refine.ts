@@ -6,8 +6,9 @@ import type { Lab } from "../lab.js";
 import { ident, literal, parseTableName, qualified, type TableName } from "../catalog/sql.js";
 import { DEAD_LETTER, STREAM_OFFSETS } from "../stream/sink.js";
 import { LIVE_PROGRESS, LIVE_SILVER } from "../stream/live-tables.js";
-import { formatProbes, isText, parsedSql, planColumn, presentSql, type ColumnPlan, type ColumnSpec } from "./parse.js";
-import { failureSql, parseRuleName, ruleName, type Rule } from "./rules.js";
+import { formatProbes, isText, planColumn, type ColumnPlan, type ColumnSpec } from "./parse.js";
+import { ruleName, type Rule } from "./rules.js";
+import { stageSql } from "./stage.js";
 
 export type { ColumnSpec } from "./parse.js";
 
@@ -65,14 +66,10 @@ async function refineOnce(lab: Lab, spec: RefineSpec, names: { source: TableName
   const rawTypes = await validate(lab, spec, sourceName, targetName, plans);
   await ensureQualityTables(lab);
 
-  const targetCols = plans.map((p, i) => {
-    const present = presentSql(p, `s.${ident("__in_" + p.name)}`, isText(rawTypes[i]!));
-    return { ...p, present, parsed: parsedSql(p, `s.${ident("__raw_" + p.name)}`, rawTypes[i]!) };
-  });
-  const colDefs = [...targetCols.map((c) => `${ident(c.name)} ${c.type}`), "_batch_id VARCHAR", "_source_file VARCHAR", "_row_number BIGINT"];
+  const colDefs = [...plans.map((c) => `${ident(c.name)} ${c.type}`), "_batch_id VARCHAR", "_source_file VARCHAR", "_row_number BIGINT"];
   await lab.catalog.run(`CREATE TABLE IF NOT EXISTS ${target} (${colDefs.join(", ")})`);
   const have = new Map((await lab.catalog.columns(targetName)).map((c) => [c.name.toLowerCase(), c.type]));
-  for (const c of targetCols) {
+  for (const c of plans) {
     const existing = have.get(c.name.toLowerCase());
     if (existing !== undefined && existing.toUpperCase().replace(/\s+/g, "") !== c.type.replace(/\s+/g, "")) {
       // Casting the stored rows silently could lose data (2.99 as INTEGER is 3): the change is the trainee's call.
@@ -85,61 +82,32 @@ async function refineOnce(lab: Lab, spec: RefineSpec, names: { source: TableName
     }
   }
   // Only once every declared type is known to fit, so a refused spec leaves the table as it was.
-  for (const c of targetCols.filter((x) => !have.has(x.name.toLowerCase()))) {
+  for (const c of plans.filter((x) => !have.has(x.name.toLowerCase()))) {
     await lab.catalog.run(`ALTER TABLE ${target} ADD COLUMN ${ident(c.name)} ${c.type}`);
   }
 
   const id = randomUUID().replaceAll("-", "").slice(0, 12);
   const stage = `temp.main.refine_${id}`;
   const targetExisted = (await lab.sql(`SELECT count(*) FROM ${target}`)).number() > 0;
-  const ctx = {
-    typed: (c: string) => `s.${ident(c)}`,
-    raw: (c: string) => `s.${ident("__raw_" + c)}`,
-    target,
-    targetExists: targetExisted,
-  };
-  const checks: { name: string; sql: string }[] = [
-    // Text columns always cast; only typed columns can fail to parse.
-    ...targetCols.filter((c) => c.type !== "VARCHAR").map((c) => ({
-      name: parseRuleName(c.name, c.type),
-      sql: `(s.${ident("__raw_" + c.name)} IS NOT NULL AND s.${ident(c.name)} IS NULL)`,
-    })),
-    ...spec.rules.map((r) => ({ name: ruleName(r), sql: failureSql(r, ctx) })),
-  ];
-  const failed = `list_filter([${checks.map((c) => `CASE WHEN ${c.sql} THEN ${literal(c.name)} END`).join(", ")}], x -> x IS NOT NULL)`;
-  const ranks = spec.rules.filter((r) => r.kind === "unique").map(
-    (r) => `row_number() OVER (PARTITION BY ${ident(r.column)} ORDER BY _ingested_at, _batch_id, _row_number) AS ${ident("__rank_" + r.column)}`,
-  );
-  // One pass: parse, rank duplicates, evaluate every rule. Only typed values, lineage and the failed
-  // rules are kept; the raw row is fetched from bronze for the (few) quarantined rows only.
-  await lab.catalog.run(`CREATE TEMP TABLE refine_${id} AS
-    WITH src AS (
-      SELECT ${targetCols.map((c) => `${c.rawExpr} AS ${ident("__in_" + c.name)}`).join(", ")},
-             s._batch_id, s._source_file, s._row_number, s._ingested_at
-      FROM ${source} s
-      WHERE s._batch_id NOT IN (
+  // Only typed values, lineage and the failed rules are kept; the raw row is fetched from bronze for the (few)
+  // quarantined rows only.
+  const staged = stageSql({
+    from: `${source} s WHERE s._batch_id NOT IN (
         SELECT DISTINCT _batch_id FROM ${target} WHERE _batch_id IS NOT NULL
-        UNION SELECT DISTINCT batch_id FROM ${QUARANTINE} WHERE lower(target_table) = ${literal(targetName.toLowerCase())})
-    ), present AS (
-      SELECT ${targetCols.map((c) => `${c.present} AS ${ident("__raw_" + c.name)}`).join(", ")}, s._batch_id, s._source_file, s._row_number, s._ingested_at
-      FROM src s
-    ), base AS (
-      SELECT ${targetCols.map((c) => `${c.parsed} AS ${ident(c.name)}, s.${ident("__raw_" + c.name)}`).join(", ")},
-             s._batch_id, s._source_file, s._row_number, s._ingested_at
-      FROM present s
-    ), ranked AS (
-      SELECT *${ranks.length ? ", " + ranks.join(", ") : ""} FROM base
-    )
-    SELECT ${targetCols.map((c) => `s.${ident(c.name)}`).join(", ")}, s._batch_id, s._source_file, s._row_number,
-           ${failed} AS __failed
-    FROM ranked s`);
+        UNION SELECT DISTINCT batch_id FROM ${QUARANTINE} WHERE lower(target_table) = ${literal(targetName.toLowerCase())})`,
+    columns: plans.map((plan, i) => ({ plan, rawType: rawTypes[i]! })),
+    rules: spec.rules, target, targetExists: targetExisted,
+    carry: ["_batch_id", "_source_file", "_row_number", "_ingested_at"],
+    order: "_ingested_at, _batch_id, _row_number",
+  });
+  await lab.catalog.run(`CREATE TEMP TABLE refine_${id} AS ${staged.sql}`);
 
   try {
     const runId = randomUUID();
     const counts = (await lab.sql(`SELECT count(*) AS rows_in, count(*) FILTER (len(__failed) = 0) AS clean,
         count(DISTINCT _batch_id) AS batches FROM ${stage}`)).rows()[0]!;
     const perRule = await lab.sql(`SELECT r, count(*) AS n FROM (SELECT unnest(__failed) AS r FROM ${stage}) GROUP BY r`);
-    const byRule: Record<string, number> = Object.fromEntries(checks.map((c) => [c.name, 0]));
+    const byRule: Record<string, number> = Object.fromEntries(staged.rules.map((name) => [name, 0]));
     for (const row of perRule.rows()) byRule[String(row["r"])] = Number(row["n"]);
     const rowsIn = Number(counts["rows_in"]);
     const clean = Number(counts["clean"]);
@@ -151,7 +119,7 @@ async function refineOnce(lab: Lab, spec: RefineSpec, names: { source: TableName
     // Nothing new: no commit, so a re-run adds no snapshot and no empty run record.
     if (rowsIn === 0) return { ...report, seconds: (performance.now() - started) / 1000 };
     await lab.catalog.transaction(async () => {
-      const names = [...targetCols.map((c) => ident(c.name)), ...LINEAGE].join(", ");
+      const names = [...plans.map((c) => ident(c.name)), ...LINEAGE].join(", ");
       await lab.catalog.run(`INSERT INTO ${target} (${names}) SELECT ${names} FROM ${stage} WHERE len(__failed) = 0`);
       await lab.catalog.run(`INSERT INTO ${QUARANTINE}
         SELECT ${literal(runId)}, ${literal(sourceName!)}, ${literal(targetName)}, q._batch_id, q._source_file, q._row_number,

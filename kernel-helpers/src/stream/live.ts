@@ -3,9 +3,10 @@ import { LAKE } from "../catalog/catalog.js";
 import { ident, literal } from "../catalog/sql.js";
 import type { Lab } from "../lab.js";
 import { QUARANTINE } from "../quality/refine.js";
-import { isText, parsedSql, planColumn, presentSql } from "../quality/parse.js";
-import { failureSql, foreignKey, notNull, parseRuleName, range, acceptedValues, ruleName, unique, type Rule } from "../quality/rules.js";
-import { EVENT_ID, INTERACTION_TYPES, TOPICS, type MarketplaceTopic } from "./events.js";
+import { planColumn } from "../quality/parse.js";
+import { stageSql } from "../quality/stage.js";
+import { acceptedValues, foreignKey, notNull, range, unique, type Rule } from "../quality/rules.js";
+import { INTERACTION_TYPES, TOPICS, type MarketplaceTopic } from "./events.js";
 import { ACTIVE_USERS_PER_MINUTE, LIVE_PROGRESS, LIVE_SILVER, REVENUE_PER_MINUTE } from "./live-tables.js";
 import { bronzeTableFor } from "./sink.js";
 
@@ -87,34 +88,17 @@ async function refreshOnce(lab: Lab): Promise<LiveRefreshReport> {
       const stage = `live_${id}_${source.bronzeName}`;
       const names = Object.keys(source.columns);
       const rules = source.rules(customers);
-      const ctx = { typed: (c: string) => `s.${ident(c)}`, raw: (c: string) => `s.${ident("__raw_" + c)}`, target: source.silver, targetExists: true };
-      // The same strict parsing as refine(): a value is kept only when it reads exactly as its silver type.
+      // The same staging as refine(): strict parsing, ranked duplicates, every rule, in one pass. The change feed gives
+      // exactly the rows committed in (start..to]; only those are read.
       const bronzeTypes = new Map((await lab.catalog.columns(source.bronze.replaceAll('"', ""))).map((c) => [c.name, c.type]));
-      const plans = names.map((c) => {
-        const plan = planColumn(source.silver, c, source.columns[c]);
-        const rawType = bronzeTypes.get(c) ?? "VARCHAR";
-        const present = presentSql(plan, ident(c), isText(rawType));
-        return { c, plan, present, parsed: parsedSql(plan, present, rawType) };
+      const batch = stageSql({
+        from: `ducklake_table_insertions(${literal(LAKE)}, 'bronze', ${literal(source.bronzeName)}, ${start}, ${to}) s`,
+        columns: names.map((c) => ({ plan: planColumn(source.silver, c, source.columns[c]), rawType: bronzeTypes.get(c) ?? "VARCHAR" })),
+        rules, target: source.silver, targetExists: true,
+        carry: ["_topic", "_partition", "_offset", "_value"],
+        order: "_partition, _offset",
       });
-      const checks = [
-        ...plans.filter((p) => p.plan.type !== "VARCHAR").map((p) => ({
-          name: parseRuleName(p.c, p.plan.type), sql: `(s.${ident("__raw_" + p.c)} IS NOT NULL AND s.${ident(p.c)} IS NULL)`,
-        })),
-        ...rules.map((r) => ({ name: ruleName(r), sql: failureSql(r, ctx) })),
-      ];
-      const idCol = EVENT_ID[source.topic];
-      // The change feed gives exactly the rows committed in (start..to]; only those are read.
-      await lab.catalog.run(`CREATE TEMP TABLE ${stage} AS
-        WITH fresh AS (
-          SELECT * FROM ducklake_table_insertions(${literal(LAKE)}, 'bronze', ${literal(source.bronzeName)}, ${start}, ${to})
-        ), typed AS (
-          SELECT ${plans.map((p) => `${p.parsed} AS ${ident(p.c)}, (${p.present})::VARCHAR AS ${ident("__raw_" + p.c)}`).join(", ")},
-                 _topic, _partition, _offset, _value,
-                 row_number() OVER (PARTITION BY ${ident(idCol)} ORDER BY _partition, _offset) AS ${ident("__rank_" + idCol)}
-          FROM fresh
-        )
-        SELECT s.*, list_filter([${checks.map((c) => `CASE WHEN ${c.sql} THEN ${literal(c.name)} END`).join(", ")}], x -> x IS NOT NULL) AS __failed
-        FROM typed s`);
+      await lab.catalog.run(`CREATE TEMP TABLE ${stage} AS ${batch.sql}`);
       const counts = (await lab.sql(`SELECT count(*)::BIGINT AS n, count(*) FILTER (len(__failed) = 0)::BIGINT AS ok FROM temp.main.${stage}`)).rows()[0]!;
       report.rowsIn[source.topic] = Number(counts["n"]);
       report.clean[source.topic] = Number(counts["ok"]);
