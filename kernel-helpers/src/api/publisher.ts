@@ -1,9 +1,9 @@
-import { mkdir, open, readdir, type FileHandle } from "node:fs/promises";
+import { mkdir, open, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { Kafka, logLevel, Partitioners, type Admin, type Producer } from "kafkajs";
 import { messageOf, PublishRefusedError, PublishUnavailableError } from "../errors.js";
 import type { LabSettings } from "../config/settings.js";
-import { FILE_STRIDE } from "../stream/folder-source.js";
+import { landingFiles, landingOffset, newLandingFile, topicDir } from "../stream/landing.js";
 
 /** Where an accepted event was stored: what the API's 202 reports, and what bronze `_offset` will say. */
 export interface Ack {
@@ -252,7 +252,7 @@ export class FolderPublisher implements EventPublisher {
       await file.handle.appendFile(events.map((e) => e.value + "\n").join(""));
       await file.handle.datasync();
       file.lines += events.length;
-      return events.map((_, i) => ({ topic, partition: 0, offset: file.fileIndex * FILE_STRIDE + first + i }));
+      return events.map((_, i) => ({ topic, partition: 0, offset: landingOffset(file.fileIndex, first + i) }));
     } catch (e) {
       // Start a new file next time: this one may end in a partial line, which the sink dead-letters.
       this.files.delete(topic);
@@ -274,12 +274,11 @@ export class FolderPublisher implements EventPublisher {
     let f = this.files.get(topic);
     if (!f) {
       f = (async () => {
-        const dir = join(this.options.path, topic);
+        const dir = topicDir(this.options.path, topic);
         await mkdir(dir, { recursive: true });
-        const stamp = new Date().toISOString().replace(/[-:.]/g, "");
-        const name = `${stamp}-api-${process.pid}-${Math.random().toString(36).slice(2, 8)}.jsonl`;
+        const name = newLandingFile("api");
         const handle = await open(join(dir, name), "a");
-        const fileIndex = (await readdir(dir)).filter((n) => /\.(jsonl|ndjson|json)$/i.test(n)).sort().indexOf(name);
+        const fileIndex = landingFiles(this.options.path, topic).indexOf(name);
         return { handle, fileIndex, lines: 0 };
       })();
       f.catch(() => this.files.delete(topic));

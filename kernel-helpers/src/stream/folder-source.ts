@@ -1,11 +1,8 @@
-import { existsSync, readdirSync, statSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { join } from "node:path";
+import { anchorFile, landingAnchor, landingFiles, landingOffset, landingPosition, topicDir } from "./landing.js";
 import { sleep, StreamError, type Position, type StreamMessage, type StreamSource } from "./source.js";
 
-/** Offsets of the folder source: file index × FILE_STRIDE + line index (both from 0). */
-export const FILE_STRIDE = 1_000_000_000;
-const EXTENSIONS = /\.(jsonl|ndjson|json)$/i;
 const NEWLINE = 0x0a;
 
 export interface FolderSourceOptions {
@@ -42,11 +39,11 @@ export class FolderSource implements StreamSource {
     for (const topic of this.topics) {
       const stored = positions.find((p) => p.topic === topic && p.partition === 0);
       const next = stored?.nextOffset ?? 0;
-      const cursor = { fileIndex: Math.floor(next / FILE_STRIDE), line: next % FILE_STRIDE, byte: 0 };
+      const cursor = { ...landingPosition(next), byte: 0 };
       const files = this.files(topic);
       const file = files[cursor.fileIndex];
       // Offsets count files by position in name order: a file that sorts earlier, added later, would shift them.
-      const expected = stored?.anchor?.replace(/:\d+$/, "");
+      const expected = stored?.anchor ? anchorFile(stored.anchor) : undefined;
       if (expected && file !== expected) {
         throw new StreamError(`The landing folder ${this.dir(topic)} changed under the sink: position ${next} was file "${expected}", now it is "${file ?? "(missing)"}".`, {
           fix: "Never delete or rename consumed landing files, and name new files so they sort after the existing ones (e.g. prefix a timestamp).",
@@ -73,8 +70,8 @@ export class FolderSource implements StreamSource {
   }
 
   anchorAfter(message: StreamMessage): string {
-    const file = this.files(message.topic)[Math.floor(message.offset / FILE_STRIDE)];
-    return `${file}:${(message.offset % FILE_STRIDE) + 1}`;
+    const { fileIndex, line } = landingPosition(message.offset);
+    return landingAnchor(this.files(message.topic)[fileIndex], line + 1);
   }
 
   committed(): void {}
@@ -82,13 +79,11 @@ export class FolderSource implements StreamSource {
   async close(): Promise<void> {}
 
   private dir(topic: string): string {
-    return join(this.options.path, topic);
+    return topicDir(this.options.path, topic);
   }
 
   private files(topic: string): string[] {
-    const dir = this.dir(topic);
-    if (!existsSync(dir)) return [];
-    return readdirSync(dir).filter((f) => EXTENSIONS.test(f) && statSync(join(dir, f)).isFile()).sort();
+    return landingFiles(this.options.path, topic);
   }
 
   private async read(topic: string, max: number, out: StreamMessage[]): Promise<void> {
@@ -114,7 +109,7 @@ export class FolderSource implements StreamSource {
         }
         const text = buf.subarray(pos, end).toString("utf8").replace(/\r$/, "");
         if (text.trim() !== "") {
-          out.push({ topic, partition: 0, offset: cursor.fileIndex * FILE_STRIDE + cursor.line, timestamp: Date.now(), key: null, value: text });
+          out.push({ topic, partition: 0, offset: landingOffset(cursor.fileIndex, cursor.line), timestamp: Date.now(), key: null, value: text });
           taken++;
         }
         cursor.line++;
