@@ -5,6 +5,7 @@ import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from "@duckdb
 import { CatalogError, ConflictError, LabError, messageOf } from "../errors.js";
 import { ENV, LAYERS, redact, s3Credentials, userNamespace, type LabSettings } from "../config/settings.js";
 import { isConnectionError, retry } from "../retry.js";
+import { LakeLock } from "./lake-lock.js";
 import { QueryResult } from "./result.js";
 import { ident, literal, parseTableName, qualified } from "./sql.js";
 
@@ -69,6 +70,8 @@ export class Catalog {
   private readonly shared: Session;
   private readonly context = new AsyncLocalStorage<Context>();
   private readonly writers = new Map<string, Promise<unknown>>();
+  /** The turn DuckLake reads and writes of this kernel take: see `statement`. */
+  private readonly lake = new LakeLock();
 
   private constructor(
     private readonly instance: DuckDBInstance,
@@ -155,7 +158,7 @@ export class Catalog {
   /** Run SQL and read the whole result. Parameters bind to `?` or `$name`. */
   async query(sql: string, params?: DuckDBValue[] | Record<string, DuckDBValue>): Promise<QueryResult> {
     try {
-      return new QueryResult(await this.current().exec((c) => c.runAndReadAll(sql, params)));
+      return new QueryResult(await this.statement(sql, (c) => c.runAndReadAll(sql, params)));
     } catch (e) {
       throw wrapSqlError(e, sql);
     }
@@ -164,7 +167,7 @@ export class Catalog {
   /** Run SQL for its effect (DDL, INSERT…) and return the number of rows changed, when DuckDB reports one. */
   async run(sql: string, params?: DuckDBValue[] | Record<string, DuckDBValue>): Promise<number> {
     try {
-      const result = await this.current().exec((c) => c.run(sql, params));
+      const result = await this.statement(sql, (c) => c.run(sql, params));
       return Number(result.rowsChanged);
     } catch (e) {
       throw wrapSqlError(e, sql);
@@ -198,7 +201,7 @@ export class Catalog {
     if (!open || open.session.closed) return this.session(() => this.transaction(work));
     if (open.inTransaction) return work();
     const { session } = open;
-    return session.serialize(() => this.context.run({ session, inTransaction: true }, async () => {
+    return session.serialize(() => this.lake.write(() => this.context.run({ session, inTransaction: true }, async () => {
       await this.run("BEGIN TRANSACTION");
       try {
         const out = await work();
@@ -208,7 +211,36 @@ export class Catalog {
         await session.exec((c) => c.run("ROLLBACK")).catch(() => undefined);
         throw e;
       }
-    }));
+    })));
+  }
+
+  /**
+   * One statement on the caller's connection. Inside a transaction it is part of the turn the transaction
+   * holds. Outside, a statement that may write the lake commits on its own and takes a write turn; any
+   * other statement a read turn.
+   *
+   * Why the turns: DuckLake 1.0 as built for DuckDB 1.5.5 (ducklake d8a1881e) keeps each schema version's
+   * catalog in DuckDB's object cache, pinned only while one query runs. A table created inside a
+   * multi-statement transaction (BEGIN; CREATE OR REPLACE TABLE gold.x AS …; COMMIT) points at its parent
+   * schema in that cache entry; between the transaction's statements another connection of the same
+   * instance can replace the entry (a concurrent first load of the same schema version) or invalidate it
+   * (a commit that drops superseded inlined-data tables invalidates every cached version). The entry is
+   * freed, and the COMMIT reads the schema id from freed memory: the table lands in whichever schema now
+   * lives there ("Table with name part_0 does not exist! Did you mean silver.part_0?"), the commit fails
+   * with a garbage schema id (duckdb/ducklake#1248), or the process crashes. DuckLake fixed it by pinning
+   * the entries for the whole transaction (duckdb/ducklake 9bf5e070, PR #1255, on main; not in the 1.5.5
+   * build). No setting turns the cache off, and data inlining off does not avoid it (tried). A write-only
+   * lock is not enough either: with reads running beside serialized writes a stand-alone repro still
+   * crashed; with reads kept out of write turns it did not. So: a write (transaction) runs alone in this
+   * kernel; reads run together. Each caller still has its own connection, so concurrent callers never share
+   * a transaction. Other kernels are other DuckDB instances with their own cache. Remove once a DuckDB 1.5.x
+   * ships the transaction pin; test/unit/catalog/concurrency.test.ts is the check.
+   */
+  private statement<T>(sql: string, call: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
+    const session = this.current();
+    const open = this.context.getStore();
+    if (open && !open.session.closed && open.inTransaction) return session.exec(call);
+    return mayWriteLake(sql) ? this.lake.write(() => session.exec(call)) : this.lake.read(() => session.exec(call));
   }
 
   /**
@@ -238,7 +270,8 @@ export class Catalog {
   async preview(table: string, limit = 10): Promise<QueryResult> {
     const t = qualified(parseTableName(table));
     const total = (await this.query(`SELECT count(*) FROM ${t}`)).number();
-    const reader = await this.current().exec((c) => c.runAndReadAll(`SELECT * FROM ${t} LIMIT ${Math.max(0, Math.floor(limit))}`));
+    const sql = `SELECT * FROM ${t} LIMIT ${Math.max(0, Math.floor(limit))}`;
+    const reader = await this.statement(sql, (c) => c.runAndReadAll(sql));
     return new QueryResult(reader, total);
   }
 
@@ -323,6 +356,18 @@ export class Catalog {
       this.instance.closeSync();
     }
   }
+}
+
+/**
+ * Whether a statement run outside a transaction may commit a change to the lake. Reads (SELECT, WITH, FROM,
+ * SHOW, DESCRIBE, …) and the session's own temp tables do not; DuckLake's maintenance functions do, even
+ * inside a SELECT. Anything unknown counts as a write: it only waits for its turn.
+ */
+function mayWriteLake(sql: string): boolean {
+  const text = sql.replace(/^(\s|--[^\n]*\n|\/\*[\s\S]*?\*\/)+/, "");
+  if (/\bducklake_(merge_adjacent_files|flush_inlined_data|expire_snapshots|cleanup_old_files|delete_orphaned_files|rewrite_data_files|add_data_files|set_option)\b/i.test(text)) return true;
+  if (/^(SELECT|WITH|FROM|VALUES|SHOW|DESCRIBE|SUMMARIZE|EXPLAIN|TABLE)\b/i.test(text)) return false;
+  return !/^(CREATE\s+(OR\s+REPLACE\s+)?TEMP(ORARY)?\s|DROP\s+TABLE\s+(IF\s+EXISTS\s+)?temp\.)/i.test(text);
 }
 
 function attachError(e: unknown, settings: LabSettings, where: string): CatalogError {

@@ -34,10 +34,12 @@ test("a statement run while another caller's transaction is open is not rolled b
       await lab.catalog.run("SELECT no_such_column FROM silver.log");
     });
     await opened;
-    // A cell's own statement, while the transaction above is still open.
-    await lab.catalog.run("INSERT INTO silver.log VALUES (2)");
+    // A cell's own statement, while the transaction above is still open. It commits on its own, so it waits
+    // for the open write to end (one DuckLake write at a time per kernel, see Catalog.statement), then lands.
+    const cell = lab.catalog.run("INSERT INTO silver.log VALUES (2)");
     release();
     await assert.rejects(failing, CatalogError);
+    await cell;
     assert.deepEqual((await lab.sql("SELECT v FROM silver.log ORDER BY v")).column("v"), [2]);
   });
 });
