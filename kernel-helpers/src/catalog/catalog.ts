@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import { mkdirSync } from "node:fs";
+import { copyFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from "@duckdb/node-api";
+import { DuckDBInstance, version, type DuckDBConnection, type DuckDBValue } from "@duckdb/node-api";
 import { CatalogError, ConflictError, LabError, messageOf } from "../errors.js";
 import { ENV, LAYERS, redact, s3Credentials, userNamespace, type LabSettings } from "../config/settings.js";
 import { isConnectionError, retry } from "../retry.js";
@@ -11,6 +11,12 @@ import { ident, literal, parseTableName, qualified } from "./sql.js";
 
 /** The name the DuckLake catalog is attached under; SQL in notebooks can say `lake.silver.orders`. */
 export const LAKE = "lake";
+
+/** The DuckLake format version this engine writes; older catalogs are migrated on open (see `Catalog.open`). */
+export const DUCKLAKE_VERSION = "1.0";
+
+/** Inserts of at most this many rows are inlined into the catalog (see the ATTACH in `Catalog.open`). */
+export const DATA_INLINING_ROW_LIMIT = 100;
 
 export interface Snapshot {
   readonly snapshotId: number;
@@ -72,6 +78,8 @@ export class Catalog {
   private readonly writers = new Map<string, Promise<unknown>>();
   /** The turn DuckLake reads and writes of this kernel take: see `statement`. */
   private readonly lake = new LakeLock();
+  /** The DuckLake version this catalog was migrated from when it was opened, if it was. */
+  migratedFrom: string | null = null;
 
   private constructor(
     private readonly instance: DuckDBInstance,
@@ -112,11 +120,35 @@ export class Catalog {
         const metadataSchema = userNamespace(settings.user).metadataSchema;
         if (metadataSchema) options += `, METADATA_SCHEMA ${literal(metadataSchema)}`;
       }
+      // Data inlining (DuckLake 1.0, on by default with 10 rows): an insert of at most this many rows is kept in
+      // the catalog's own tables instead of a Parquet file of its own, until ducklake_flush_inlined_data (or
+      // compaction) writes it out. 100, not the default 10: the stream sink commits a micro-batch whenever
+      // maxWaitMs passes, so a trickle of events gives batches of a few dozen rows, and each would otherwise
+      // be a tiny Parquet file (the small-files problem); a full batch (1000 rows by default) or a bronze
+      // load is well above it and still goes straight to Parquet. Higher would keep a busy stream's rows in
+      // the metadata database (PostgreSQL) rather than in object storage.
+      options += `, DATA_INLINING_ROW_LIMIT ${DATA_INLINING_ROW_LIMIT}`;
       // PostgreSQL may still be starting (connection refused): wait for it, boundedly.
-      await retry(() => connection.run(`ATTACH ${literal(target)} AS ${LAKE} (${options})`), {
+      const attach = (extra = "") => retry(() => connection.run(`ATTACH ${literal(target)} AS ${LAKE} (${options}${extra})`), {
         timeoutMs: 20_000,
         isTransient: isConnectionError,
       });
+      try {
+        await attach();
+      } catch (e) {
+        // A catalog written by an older DuckLake (0.3, DuckDB 1.4.x) is refused until it is migrated; DuckLake
+        // migrates it in place when asked with AUTOMATIC_MIGRATION. Ask only after saying so, and keep a copy
+        // of a catalog file first: the old engine cannot open a migrated catalog.
+        const old = /catalog version is ([0-9][0-9a-z.-]*)/i.exec(messageOf(e));
+        if (!old) throw e;
+        const file = settings.catalog.kind === "duckdb-file" ? settings.catalog.path : null;
+        const backup = file ? `${file}.v${old[1]}.bak` : null;
+        if (file && backup) copyFileSync(file, backup);
+        console.log(`DuckLake catalog ${where} was written by DuckLake ${old[1]}: migrating it to DuckLake ${DUCKLAKE_VERSION} `
+          + `(DuckDB ${version()}), once. ${backup ? `A copy of the old catalog is kept at ${backup}.` : "Older kernels (DuckDB 1.4) can no longer open it."}`);
+        await attach(", AUTOMATIC_MIGRATION TRUE");
+        catalog.migratedFrom = old[1]!;
+      }
     } catch (e) {
       instance.closeSync();
       if (e instanceof LabError) throw e;
