@@ -22,6 +22,7 @@ if [ ! -f "$dist" ] || [ -n "$(find kernel-helpers/src kernel-helpers/package.js
   touch "$dist"
 fi
 
+# DuckDB 1.5.5's ducklake/httpfs/postgres_scanner binaries (duckdb-extension-* wheels), per the pin.
 bash scripts/install-duckdb-extensions.sh
 
 if [ "$node_only" = false ]; then

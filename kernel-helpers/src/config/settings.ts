@@ -244,7 +244,8 @@ function defaultHome(cwd: string): string {
   return root ? join(root, "lab") : join(homedir(), "dataflow-lab");
 }
 
-// scripts/install-duckdb-extensions.sh puts the pinned binaries here; without it DuckDB uses ~/.duckdb/extensions.
+// scripts/install-duckdb-extensions.sh puts the pinned binaries here (v1.5.5/linux_amd64/, from the duckdb-extension-*
+// wheels); without it DuckDB uses ~/.duckdb/extensions.
 function projectExtensionDirectory(cwd: string): string | undefined {
   const root = findProjectRoot(cwd);
   const dir = root ? join(root, ".lab-env", "duckdb-extensions") : undefined;
