@@ -74,7 +74,7 @@ test("two trainees' servers spawn, run TypeScript in their kernels and each sees
       const open = await k.execute(`import { openLab } from "@dataflow-lab/kernel-helpers";\nconst lab = await openLab({ quiet: true });\nconsole.log(lab.settings.user);`);
       assert.equal(open.status, "ok", `${user}: ${open.error} ${open.stderr}`);
       assert.equal(open.stdout.trim(), user, "JUPYTERHUB_USER reaches the kernel and selects the namespace");
-      const write = await k.execute(`await lab.sql("CREATE OR REPLACE TABLE silver.orders AS SELECT '${user}' AS owner, range AS n FROM range(${(i + 1) * 5})");\nawait lab.sql("CREATE OR REPLACE TABLE silver.only_${user} AS SELECT 1 AS x");`);
+      const write = await k.execute(`await lab.sql("CREATE OR REPLACE TABLE silver.orders AS SELECT '${user}' AS owner, range AS n FROM range(${(i + 1) * 5})");\nawait lab.sql("CREATE OR REPLACE TABLE silver.only_${user} AS SELECT 1 AS x");\nawait lab.sql("CALL ducklake_flush_inlined_data('lake')");`);
       assert.equal(write.status, "ok", `${user}: ${write.error} ${write.stderr}`);
     }
     for (const [i, user] of USERS.entries()) {

@@ -39,6 +39,8 @@ test("two users running the same steps on one catalog database and one set of bu
     for (const [i, user] of users.entries()) {
       await asUser(user, db.url, async (lab) => {
         await lab.sql(`CREATE OR REPLACE TABLE silver.orders AS SELECT ${i + 1} AS owner, range AS n FROM range(${(i + 1) * 10})`);
+        // A few rows are inlined in the catalog (DuckLake 1.0); write them out as Parquet, as a user would.
+        await lab.sql("CALL ducklake_flush_inlined_data('lake')");
         const file = join(lab.settings.home, "raw.csv");
         await writeFile(file, `owner\n${user}\n`);
         const put = await lab.storage.putFile("bronze", "raw/orders.csv", file);

@@ -35,7 +35,10 @@ test("the walkthrough runs on MinIO + PostgreSQL + Kafka + MLflow, and its table
       FROM ducklake_data_file f JOIN ducklake_table t USING (table_id) JOIN ducklake_schema s USING (schema_id)
       WHERE s.schema_name = 'gold' AND t.end_snapshot IS NULL AND f.end_snapshot IS NULL ORDER BY 1, 2`)
       .split("\n").map((l) => l.split("|")) as [string, string, string][];
-    const tables = new Set(rows.map(([t]) => t));
+    // Small gold tables (a few dozen rows) are inlined in the catalog (DuckLake 1.0) and have no data file:
+    // their presence is read from ducklake_table.
+    const tables = new Set(psql(db.url, `SELECT t.table_name FROM ducklake_table t JOIN ducklake_schema s USING (schema_id)
+      WHERE s.schema_name = 'gold' AND t.end_snapshot IS NULL`).split("\n"));
     for (const t of ["revenue_by_category_region", "revenue_monthly", "customer_orders", "ml_features"]) assert.ok(tables.has(t), `gold.${t} is in the catalog: ${[...tables].join(", ")}`);
 
     // Every file the catalog names is an object in the gold bucket.
