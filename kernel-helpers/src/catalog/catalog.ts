@@ -179,7 +179,7 @@ export class Catalog {
         await this.connection.run(`INSTALL ${name}; LOAD ${name}`);
       } catch {
         throw new CatalogError(`DuckDB could not load its "${name}" extension: ${messageOf(first)}`, {
-          fix: "Run `npm run setup` (it installs the pinned extension binaries from PyPI into .lab-env/duckdb-extensions), or set DATAFLOW_DUCKDB_EXTENSIONS to a folder that holds them.",
+          fix: `Run \`npm run setup\` (it installs the pinned extension binaries for DuckDB ${version()}, the duckdb-extension-* wheels from PyPI, into .lab-env/duckdb-extensions), or set DATAFLOW_DUCKDB_EXTENSIONS to a folder that holds them.`,
           context: { extension: name, extensionDirectory: settings.extensionDirectory ?? "~/.duckdb/extensions" },
           cause: first,
         });
