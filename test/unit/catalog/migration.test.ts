@@ -1,7 +1,7 @@
 /**
  * A lab whose catalog was written by the engine the lab ran before (DuckDB 1.4.4, DuckLake 0.3) opens on the
  * current one: the catalog is migrated once, saying so, and its history (snapshots, time travel) survives.
- * The old catalog is made by the old engine itself (npm alias devDependency, pin "previous"), in a child process.
+ * The old catalog is made by the old engine itself (pin "previous", installed under .lab-env on first run), in a child process.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -12,8 +12,21 @@ import { DUCKLAKE_VERSION } from "../../../kernel-helpers/src/catalog/catalog.js
 import { openLab } from "../../../kernel-helpers/src/index.js";
 import { withLab } from "../helpers.js";
 
-const pin = JSON.parse(readFileSync("kernel-helpers/duckdb-pin.json", "utf8")) as { previous: { duckdb: string; npmAlias: string } };
+const pin = JSON.parse(readFileSync("kernel-helpers/duckdb-pin.json", "utf8")) as { previous: { duckdb: string; nodeApi: string } };
 const extensions = resolve(".lab-env/duckdb-extensions");
+// Outside the project's own dependencies: one engine per process and per lock file, and this one is for this test only.
+const previousEngine = resolve(".lab-env/duckdb-previous");
+
+function installPreviousEngine(): string {
+  const pkg = join(previousEngine, "node_modules", "@duckdb", "node-api");
+  const installed = existsSync(join(pkg, "package.json")) && JSON.parse(readFileSync(join(pkg, "package.json"), "utf8")).version === pin.previous.nodeApi;
+  if (!installed) {
+    mkdirSync(previousEngine, { recursive: true });
+    execFileSync("npm", ["install", "--prefix", previousEngine, "--no-save", "--no-package-lock", "--no-audit", "--no-fund", `@duckdb/node-api@${pin.previous.nodeApi}`],
+      { stdio: ["ignore", "ignore", "inherit"] });
+  }
+  return pkg;
+}
 
 interface OldCatalog { engine: string; format: string; created: number; snapshots: number[]; amounts: number[] }
 
@@ -21,7 +34,7 @@ function writeOldCatalog(home: string): OldCatalog {
   // The old engine's ducklake binary, next to the current set (first run downloads it; later runs find the stamp).
   execFileSync("bash", ["scripts/install-duckdb-extensions.sh", "--previous"], { stdio: ["ignore", "ignore", "inherit"] });
   mkdirSync(home, { recursive: true });
-  const out = execFileSync(process.execPath, [join("test", "unit", "catalog", "fixtures", "old-engine-catalog.cjs"), home, extensions, pin.previous.npmAlias], { encoding: "utf8" });
+  const out = execFileSync(process.execPath, [join("test", "unit", "catalog", "fixtures", "old-engine-catalog.cjs"), home, extensions, installPreviousEngine()], { encoding: "utf8" });
   return JSON.parse(out) as OldCatalog;
 }
 
