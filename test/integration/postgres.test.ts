@@ -2,21 +2,33 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { CatalogError, openLab } from "../../kernel-helpers/src/index.js";
-import { psql, rawS3, requireEnv, withServicesLab } from "./services.js";
+import { writeOldCatalog } from "../support/old-engine.js";
+import { freshCatalogDatabase, psql, rawS3, requireEnv, withServicesLab } from "./services.js";
+
+/** Whether the object an s3:// URL names is in MinIO (asked with the raw SDK, not through DuckDB). */
+async function inBucket(url: string): Promise<boolean> {
+  const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(url);
+  assert.ok(m, `not an s3:// URL: ${url}`);
+  const listed = await rawS3().send(new ListObjectsV2Command({ Bucket: m[1], Prefix: m[2] }));
+  return listed.Contents?.some((c) => c.Key === m[2]) ?? false;
+}
 
 test("tables are registered in PostgreSQL and their Parquet files land in the layer's bucket", async () => {
   await withServicesLab(async (lab, { catalogUrl }) => {
     await lab.catalog.run("CREATE TABLE gold.pg_probe AS SELECT range AS i FROM range(1000)");
     const tables = psql(catalogUrl, "SELECT t.table_name FROM ducklake_table t WHERE t.end_snapshot IS NULL ORDER BY 1");
     assert.ok(tables.split("\n").includes("pg_probe"), tables);
+    // The layer's schema path is its bucket (absolute); table and file paths are relative to it.
     const files = psql(catalogUrl, `SELECT s.path || t.path || f.path FROM ducklake_data_file f
       JOIN ducklake_table t USING (table_id) JOIN ducklake_schema s USING (schema_id) WHERE t.table_name = 'pg_probe'`).split("\n");
     assert.equal(files.length, 1);
-    assert.match(files[0]!, /^gold\/pg_probe\/ducklake-.*\.parquet$/);
-    const listed = await rawS3().send(new ListObjectsV2Command({ Bucket: "gold", Prefix: files[0]!.replace(/^gold\//, "") }));
-    assert.equal(listed.KeyCount, 1, "the registered file is really in the gold bucket");
+    assert.match(files[0]!, /^s3:\/\/gold\/pg_probe\/ducklake-.*\.parquet$/);
+    assert.ok(await inBucket(files[0]!), "the registered file is really in the gold bucket");
   });
 });
 
@@ -68,6 +80,52 @@ test("a write killed midway registers nothing: no half table, no partial rows, n
       again.close();
     }
   });
+});
+
+test("a services lake written by DuckDB 1.4 (DuckLake 0.3, DATA_PATH s3://) is migrated on open, each layer kept in its bucket", { timeout: 300_000 }, async () => {
+  const db = freshCatalogDatabase();
+  const home = await mkdtemp(join(tmpdir(), "services-old-lab-"));
+  const saved = process.env["DATAFLOW_CATALOG_URL"];
+  try {
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith("AWS_")));
+    const old = writeOldCatalog(home, { ...env, DATAFLOW_CATALOG_URL: db.url });
+    assert.equal(old.format, "0.3");
+    assert.ok(old.files.length >= 2 && old.files.every((f) => /^s3:\/\/(silver\/orders|gold\/totals)\/[^/]+\.parquet$/.test(f)), old.files.join(", "));
+
+    process.env["DATAFLOW_CATALOG_URL"] = db.url;
+    const lab = await openLab({ home, quiet: true });
+    try {
+      assert.equal(lab.catalog.migratedFrom, "0.3");
+      assert.deepEqual((await lab.sql("SELECT amount FROM silver.orders ORDER BY id")).column("amount").map(Number), old.amounts);
+      assert.deepEqual((await lab.sql(`SELECT amount FROM silver.orders AT (VERSION => ${old.created}) ORDER BY id`)).column("amount").map(Number), [0, 10, 20]);
+      assert.equal((await lab.sql("SELECT total FROM gold.totals")).number(), 42);
+      // The files the old engine wrote are still the ones the catalog names, where they were.
+      const files = (await lab.sql(`SELECT data_file FROM ducklake_list_files('lake', 'orders', schema => 'silver')
+        UNION ALL SELECT data_file FROM ducklake_list_files('lake', 'totals', schema => 'gold') ORDER BY 1`)).column("data_file").map(String);
+      assert.deepEqual(files, old.files);
+      for (const f of files) assert.ok(await inBucket(f), `${f} is not in MinIO`);
+      // New tables land in their layer's bucket too, not under a local "s3:" folder.
+      await lab.catalog.run("CREATE TABLE gold.after_upgrade AS SELECT range AS i FROM range(1000)");
+      const fresh = (await lab.sql("SELECT data_file FROM ducklake_list_files('lake', 'after_upgrade', schema => 'gold')")).column("data_file").map(String);
+      assert.equal(fresh.length, 1);
+      assert.match(fresh[0]!, /^s3:\/\/gold\/after_upgrade\//);
+      assert.ok(await inBucket(fresh[0]!), "the new table's file is in the gold bucket");
+      assert.equal(psql(db.url, "SELECT value FROM ducklake_metadata WHERE key = 'data_path' AND scope IS NULL"), "s3://silver/lake/");
+    } finally {
+      lab.close();
+    }
+    const again = await openLab({ home, quiet: true });
+    try {
+      assert.equal(again.catalog.migratedFrom, null, "opening it again migrates nothing");
+      assert.equal((await again.sql("SELECT count(*) FROM silver.orders")).number(), old.amounts.length);
+    } finally {
+      again.close();
+    }
+  } finally {
+    process.env["DATAFLOW_CATALOG_URL"] = saved;
+    db.drop();
+    await rm(home, { recursive: true, force: true });
+  }
 });
 
 test("an unreachable catalog or a wrong password gives one clear error naming the endpoint", async () => {

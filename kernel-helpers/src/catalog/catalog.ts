@@ -100,13 +100,14 @@ export class Catalog {
     const catalog = new Catalog(instance, connection, where);
     try {
       await catalog.loadExtension("ducklake", settings);
-      // Data files live next to the buckets: DATA_PATH is the lab folder or the S3 root, and DuckLake's
-      // default schema path (the schema's name) then puts bronze tables in the bronze bucket, and so on.
+      // Data files live next to the buckets: DATA_PATH is the lab folder (DuckLake's default schema path, the
+      // schema's name, then puts bronze tables in bronze/, and so on) or the user's namespace on S3.
+      const namespace = userNamespace(settings.user);
       let dataPath = settings.home + "/";
       if (settings.storage.kind === "s3") {
         await catalog.loadExtension("httpfs", settings);
         await catalog.createS3Secret(settings.storage.endpoint, settings.storage.region);
-        dataPath = userNamespace(settings.user).dataPath;
+        dataPath = namespace.dataPath;
       } else {
         mkdirSync(settings.home, { recursive: true });
       }
@@ -117,8 +118,7 @@ export class Catalog {
         target = `ducklake:postgres:${settings.catalog.url}`;
         // A workshop user's lake metadata lives in their own PostgreSQL schema, so two trainees on one
         // catalog database never see each other's tables (the hub also gives each a role limited to it).
-        const metadataSchema = userNamespace(settings.user).metadataSchema;
-        if (metadataSchema) options += `, METADATA_SCHEMA ${literal(metadataSchema)}`;
+        if (namespace.metadataSchema) options += `, METADATA_SCHEMA ${literal(namespace.metadataSchema)}`;
       }
       // Data inlining (DuckLake 1.0, on by default with 10 rows): an insert of at most this many rows is kept in
       // the catalog's own tables instead of a Parquet file of its own, until ducklake_flush_inlined_data (or
@@ -129,34 +129,83 @@ export class Catalog {
       // the metadata database (PostgreSQL) rather than in object storage.
       options += `, DATA_INLINING_ROW_LIMIT ${DATA_INLINING_ROW_LIMIT}`;
       // PostgreSQL may still be starting (connection refused): wait for it, boundedly.
-      const attach = (extra = "") => retry(() => connection.run(`ATTACH ${literal(target)} AS ${LAKE} (${options}${extra})`), {
+      const attach = (extra: string) => retry(() => connection.run(`ATTACH ${literal(target)} AS ${LAKE} (${options}${extra})`), {
         timeoutMs: 20_000,
         isTransient: isConnectionError,
       });
-      try {
-        await attach();
-      } catch (e) {
-        // A catalog written by an older DuckLake (0.3, DuckDB 1.4.x) is refused until it is migrated; DuckLake
-        // migrates it in place when asked with AUTOMATIC_MIGRATION. Ask only after saying so, and keep a copy
-        // of a catalog file first: the old engine cannot open a migrated catalog.
-        const old = /catalog version is ([0-9][0-9a-z.-]*)/i.exec(messageOf(e));
-        if (!old) throw e;
-        const file = settings.catalog.kind === "duckdb-file" ? settings.catalog.path : null;
-        const backup = file ? `${file}.v${old[1]}.bak` : null;
-        if (file && backup) copyFileSync(file, backup);
-        console.log(`DuckLake catalog ${where} was written by DuckLake ${old[1]}: migrating it to DuckLake ${DUCKLAKE_VERSION} `
-          + `(DuckDB ${version()}), once. ${backup ? `A copy of the old catalog is kept at ${backup}.` : "Older kernels (DuckDB 1.4) can no longer open it."}`);
-        await attach(", AUTOMATIC_MIGRATION TRUE");
-        catalog.migratedFrom = old[1]!;
+      let extra = "";
+      for (;;) {
+        try {
+          await attach(extra);
+          break;
+        } catch (e) {
+          // A catalog written by an older DuckLake (0.3, DuckDB 1.4.x) is refused until it is migrated; DuckLake
+          // migrates it in place when asked with AUTOMATIC_MIGRATION. Ask only after saying so, and keep a copy
+          // of a catalog file first: the old engine cannot open a migrated catalog.
+          const old = /catalog version is ([0-9][0-9a-z.-]*)/i.exec(messageOf(e));
+          if (old && catalog.migratedFrom === null) {
+            const file = settings.catalog.kind === "duckdb-file" ? settings.catalog.path : null;
+            const backup = file ? `${file}.v${old[1]}.bak` : null;
+            if (file && backup) copyFileSync(file, backup);
+            console.log(`DuckLake catalog ${where} was written by DuckLake ${old[1]}: migrating it to DuckLake ${DUCKLAKE_VERSION} `
+              + `(DuckDB ${version()}), once. ${backup ? `A copy of the old catalog is kept at ${backup}.` : "Older kernels (DuckDB 1.4) can no longer open it."}`);
+            extra += ", AUTOMATIC_MIGRATION TRUE";
+            catalog.migratedFrom = old[1]!;
+            continue;
+          }
+          // A services lake made by DuckDB 1.4 has the bare "s3://" as its DATA_PATH, which DuckLake 1.0 cannot
+          // use (see userNamespace): open it with ours once, and anchorLayers below gives each layer its bucket.
+          if (namespace.layerPaths && !extra.includes("OVERRIDE_DATA_PATH") && /existing data path in the catalog "s3:\/\/"/.test(messageOf(e))) {
+            extra += ", OVERRIDE_DATA_PATH TRUE";
+            continue;
+          }
+          throw e;
+        }
+      }
+      await connection.run(`USE ${LAKE}`);
+      for (const layer of LAYERS) await connection.run(`CREATE SCHEMA IF NOT EXISTS ${ident(layer)}`);
+      if (namespace.layerPaths && settings.storage.kind === "s3" && await catalog.anchorLayers(namespace.layerPaths, dataPath)) {
+        // DuckLake reads schema paths when it loads a snapshot's schemas and keeps them: attach again to use the new ones.
+        await connection.run(`USE memory; DETACH ${LAKE}`);
+        await attach("");
+        await connection.run(`USE ${LAKE}`);
       }
     } catch (e) {
       instance.closeSync();
       if (e instanceof LabError) throw e;
       throw attachError(e, settings, where);
     }
-    await connection.run(`USE ${LAKE}`);
-    for (const layer of LAYERS) await connection.run(`CREATE SCHEMA IF NOT EXISTS ${ident(layer)}`);
     return catalog;
+  }
+
+  /**
+   * Give each layer's schema the absolute path `paths[layer]` in the DuckLake metadata (the spec allows a
+   * schema path that is not relative to DATA_PATH; DuckLake has no SQL to set one). Schemas of a lake made with
+   * the bare "s3://" DATA_PATH (DuckDB 1.4) keep the bucket they had, and the catalog's DATA_PATH becomes
+   * `dataPath`. Returns whether anything changed; tables and files are untouched, their paths are relative to
+   * their schema.
+   */
+  private async anchorLayers(paths: Readonly<Record<string, string>>, dataPath: string): Promise<boolean> {
+    const meta = ident(`__ducklake_metadata_${LAKE}`);
+    const schemas = (await this.connection.runAndReadAll(
+      `SELECT schema_id, schema_name, path, path_is_relative FROM ${meta}.ducklake_schema WHERE end_snapshot IS NULL`)).getRowObjectsJS();
+    const legacy = (await this.connection.runAndReadAll(
+      `SELECT value FROM ${meta}.ducklake_metadata WHERE key = 'data_path' AND scope IS NULL`)).getRowObjectsJS()[0]?.["value"] === "s3://";
+    let changed = false;
+    for (const s of schemas) {
+      const name = String(s["schema_name"]);
+      const relative = s["path_is_relative"] === true;
+      const want = paths[name] ?? (legacy && relative ? `s3://${String(s["path"])}` : null);
+      if (want === null || (!relative && s["path"] === want)) continue;
+      await this.connection.run(`UPDATE ${meta}.ducklake_schema SET path = $path, path_is_relative = false WHERE schema_id = $id AND end_snapshot IS NULL`,
+        { path: want, id: s["schema_id"] as bigint });
+      changed = true;
+    }
+    if (legacy) {
+      await this.connection.run(`UPDATE ${meta}.ducklake_metadata SET value = $path WHERE key = 'data_path' AND scope IS NULL`, { path: dataPath });
+      changed = true;
+    }
+    return changed;
   }
 
   /** DuckDB reads and writes s3:// paths with a secret built from the same variables as the SDK. */

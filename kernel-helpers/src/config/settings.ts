@@ -161,19 +161,38 @@ function labUser(env: Env): string | undefined {
   return user;
 }
 
+/** Where a user's data lives when the lab runs on shared services. */
+export interface UserNamespace {
+  /** Prefix of every object key the user's lab writes outside the lake (landing files, MLflow artifacts). */
+  readonly keyPrefix: string;
+  /** PostgreSQL schema of the user's DuckLake metadata; undefined: DuckLake's default. */
+  readonly metadataSchema: string | undefined;
+  /** DuckLake's DATA_PATH: where schemas without a path of their own keep their files. */
+  readonly dataPath: string;
+  /** Layer schemas whose files live somewhere else than DATA_PATH/<layer>/ (absolute schema paths). */
+  readonly layerPaths: Readonly<Record<string, string>> | undefined;
+  readonly consumerGroupPrefix: string;
+}
+
 /**
- * Where a user's data lives when the lab runs on shared services. Without a user: the buckets' roots and
- * DuckLake's default metadata schema (today's layout, unchanged).
+ * Without a user: the buckets' roots (bronze tables in the bronze bucket, and so on) and DuckLake's
+ * default metadata schema. With a user: everything under users/<user>/.
  */
-export function userNamespace(user: string | undefined): { keyPrefix: string; metadataSchema: string | undefined; dataPath: string; consumerGroupPrefix: string } {
-  if (user === undefined) return { keyPrefix: "", metadataSchema: undefined, dataPath: "s3://", consumerGroupPrefix: "dataflow-lab" };
+export function userNamespace(user: string | undefined): UserNamespace {
+  if (user === undefined) {
+    // Each layer's schema path is its bucket. DATA_PATH cannot be the bare "s3://" root (DuckLake 1.0 strips
+    // trailing slashes and appends one, making it "s3:/", a local folder), so it is a prefix in the silver
+    // bucket, used only by schemas other than the layers.
+    const layerPaths = Object.fromEntries(LAYERS.map((layer) => [layer, `s3://${layer}/`]));
+    return { keyPrefix: "", metadataSchema: undefined, dataPath: "s3://silver/lake/", layerPaths, consumerGroupPrefix: "dataflow-lab" };
+  }
   // DuckLake puts schema S under DATA_PATH/S/; a per-user DATA_PATH inside one bucket keeps all of the user's
   // lake files under the one prefix the hub's scoped credentials allow (s3://<bucket>/users/<user>/…).
   // Kafka topics are shared, but a consumer group must not be: Kafka would split the partitions between two
   // trainees' sinks, and each would see only part of the stream.
   return {
     keyPrefix: `users/${user}/`, metadataSchema: `ducklake_${user.replace(/-/g, "_")}`, dataPath: `s3://silver/users/${user}/lake/`,
-    consumerGroupPrefix: `dataflow-lab-${user}`,
+    layerPaths: undefined, consumerGroupPrefix: `dataflow-lab-${user}`,
   };
 }
 

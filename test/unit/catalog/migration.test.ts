@@ -1,48 +1,22 @@
 /**
  * A lab whose catalog was written by the engine the lab ran before (DuckDB 1.4.4, DuckLake 0.3) opens on the
  * current one: the catalog is migrated once, saying so, and its history (snapshots, time travel) survives.
- * The old catalog is made by the old engine itself (pin "previous", installed under .lab-env on first run), in a child process.
+ * The old catalog is made by the old engine itself (test/support/old-engine.ts). The services case is in test/integration/postgres.test.ts.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { DUCKLAKE_VERSION } from "../../../kernel-helpers/src/catalog/catalog.js";
 import { openLab } from "../../../kernel-helpers/src/index.js";
+import { previousPin as pin, writeOldCatalog } from "../../support/old-engine.js";
 import { withLab } from "../helpers.js";
-
-const pin = JSON.parse(readFileSync("kernel-helpers/duckdb-pin.json", "utf8")) as { previous: { duckdb: string; nodeApi: string } };
-const extensions = resolve(".lab-env/duckdb-extensions");
-// Outside the project's own dependencies: one engine per process and per lock file, and this one is for this test only.
-const previousEngine = resolve(".lab-env/duckdb-previous");
-
-function installPreviousEngine(): string {
-  const pkg = join(previousEngine, "node_modules", "@duckdb", "node-api");
-  const installed = existsSync(join(pkg, "package.json")) && JSON.parse(readFileSync(join(pkg, "package.json"), "utf8")).version === pin.previous.nodeApi;
-  if (!installed) {
-    mkdirSync(previousEngine, { recursive: true });
-    execFileSync("npm", ["install", "--prefix", previousEngine, "--no-save", "--no-package-lock", "--no-audit", "--no-fund", `@duckdb/node-api@${pin.previous.nodeApi}`],
-      { stdio: ["ignore", "ignore", "inherit"] });
-  }
-  return pkg;
-}
-
-interface OldCatalog { engine: string; format: string; created: number; snapshots: number[]; amounts: number[] }
-
-function writeOldCatalog(home: string): OldCatalog {
-  // The old engine's ducklake binary, next to the current set (first run downloads it; later runs find the stamp).
-  execFileSync("bash", ["scripts/install-duckdb-extensions.sh", "--previous"], { stdio: ["ignore", "ignore", "inherit"] });
-  mkdirSync(home, { recursive: true });
-  const out = execFileSync(process.execPath, [join("test", "unit", "catalog", "fixtures", "old-engine-catalog.cjs"), home, extensions, installPreviousEngine()], { encoding: "utf8" });
-  return JSON.parse(out) as OldCatalog;
-}
 
 test("a DuckLake 0.3 catalog written by DuckDB 1.4.4 is migrated on open, with a message, and keeps its history", async () => {
   await withLab(async (_fresh, dir) => {
     const home = join(dir, "old-lab");
     const old = writeOldCatalog(home);
-    assert.equal(old.engine, `v${pin.previous.duckdb}`);
+    assert.equal(old.engine, `v${pin.duckdb}`);
     assert.equal(old.format, "0.3");
 
     const said: string[] = [];

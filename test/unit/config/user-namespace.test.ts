@@ -4,10 +4,13 @@ import { describeSettings, resolveSettings } from "../../../kernel-helpers/src/i
 import { userNamespace } from "../../../kernel-helpers/src/config/settings.js";
 import { ConfigError } from "../../../kernel-helpers/src/errors.js";
 
-test("without a user the lab has no namespace: bucket roots, default metadata schema, unchanged description", () => {
+test("without a user the lab has no namespace: each layer in its bucket, default metadata schema, unchanged description", () => {
   const s = resolveSettings({ DATAFLOW_LAB_HOME: "/tmp/lab-x", AWS_ENDPOINT_URL: "http://127.0.0.1:9000" });
   assert.equal(s.user, undefined);
-  assert.deepEqual(userNamespace(s.user), { keyPrefix: "", metadataSchema: undefined, dataPath: "s3://", consumerGroupPrefix: "dataflow-lab" });
+  assert.deepEqual(userNamespace(s.user), {
+    keyPrefix: "", metadataSchema: undefined, dataPath: "s3://silver/lake/", consumerGroupPrefix: "dataflow-lab",
+    layerPaths: { bronze: "s3://bronze/", silver: "s3://silver/", gold: "s3://gold/" },
+  });
   assert.equal(describeSettings(s).length, 4, "a single-user lab prints exactly the four component lines");
 });
 
@@ -17,7 +20,7 @@ test("JUPYTERHUB_USER selects the user's namespace; DATAFLOW_LAB_USER wins over 
   assert.equal(resolveSettings({ JUPYTERHUB_USER: "  " }).user, undefined, "blank counts as unset");
   const ns = userNamespace("trainee-07");
   assert.deepEqual(ns, {
-    keyPrefix: "users/trainee-07/", metadataSchema: "ducklake_trainee_07", dataPath: "s3://silver/users/trainee-07/lake/",
+    keyPrefix: "users/trainee-07/", metadataSchema: "ducklake_trainee_07", dataPath: "s3://silver/users/trainee-07/lake/", layerPaths: undefined,
     consumerGroupPrefix: "dataflow-lab-trainee-07",
   });
   assert.match(describeSettings(resolveSettings({ JUPYTERHUB_USER: "alice" })).at(-1)!, /^user\s+alice/);
