@@ -1,6 +1,7 @@
 /**
  * Seeded, deterministic generator of the DataFlow Lab e-commerce data set, with
- * deliberate, counted dirt for the silver layer to catch.
+ * deliberate, counted dirt for the silver layer to catch, and of the small CRM set
+ * (two month-end customer exports and their orders, under crm/) for upserts and SCD type 2.
  *
  *   npx tsx data/generate.ts --orders 1000 --seed 42 --out data/generated/orders-1000
  *
@@ -81,6 +82,8 @@ export interface Manifest {
     events: { clean: number; quarantined: number; rejectedLines: number };
     regional: { clean: number; quarantined: number };
   };
+  /** The CRM exports and orders for the table-maintenance notebook (upserts, change feed, SCD type 2), under crm/. */
+  crm: CrmManifest;
 }
 
 const REGIONAL_ROWS = 12;
@@ -210,6 +213,18 @@ function scaleFor(orders: number): Scale {
   };
 }
 
+/** The seeded random functions every generated value comes from: `rnd`, `u01` (uniform in [0, 1)) and `pick` (0 … n-1). */
+function randomMacros(seed: number): string[] {
+  return [
+    // DuckDB's variadic hash XORs the last argument's hash into the others, so hash(s,'a',i) and
+    // hash(s,'b',i) differ only by a constant XOR (their low bits are perfectly correlated).
+    // Hashing that again mixes the purpose into every bit.
+    `CREATE MACRO rnd(purpose, i) AS hash(hash(${seed}::BIGINT, purpose, (i)::BIGINT))`,
+    `CREATE MACRO u01(purpose, i) AS (rnd(purpose, i) >> 11)::DOUBLE / 9007199254740992.0`,
+    `CREATE MACRO pick(purpose, i, n) AS (rnd(purpose, i) % (n)::UBIGINT)::BIGINT`,
+  ];
+}
+
 /**
  * The SQL vocabulary shared by every statement. The seed is baked into the macros so each statement
  * reads `u01('purpose', i)` instead of threading the seed through.
@@ -235,12 +250,7 @@ function macros(seed: number, scale: Scale): string[] {
   const nouns = CATEGORIES.flatMap((c) => c.nouns);
 
   return [
-    // DuckDB's variadic hash XORs the last argument's hash into the others, so hash(s,'a',i) and
-    // hash(s,'b',i) differ only by a constant XOR (their low bits are perfectly correlated).
-    // Hashing that again mixes the purpose into every bit.
-    `CREATE MACRO rnd(purpose, i) AS hash(hash(${seed}::BIGINT, purpose, (i)::BIGINT))`,
-    `CREATE MACRO u01(purpose, i) AS (rnd(purpose, i) >> 11)::DOUBLE / 9007199254740992.0`,
-    `CREATE MACRO pick(purpose, i, n) AS (rnd(purpose, i) % (n)::UBIGINT)::BIGINT`,
+    ...randomMacros(seed),
 
     // One row per kind in each cell of `cell` rows: the cell is rotated by a random amount, split into
     // one stretch per kind, and one random row of each stretch carries that kind. Returns the kind's
@@ -429,6 +439,196 @@ function eventsChunkSql(scale: Scale, lo: number, hi: number): string {
     )`;
 }
 
+// ---- CRM: two month-end customer exports and the year's orders, for upserts (MERGE) and an SCD type 2 dimension ----
+
+const CRM_FOLDER = 'crm';
+const CRM_FIRST_ID = 5001;
+const CRM_INITIAL = 60;
+const CRM_NEW = 5;
+/**
+ * What happens to the customers picked to change between the two exports, one kind each: a new e-mail, a new
+ * street in the same city, a move to another city (street, city and state), or a new e-mail and a move.
+ */
+const CRM_CHANGES = ['email', 'move', 'both', 'street', 'email', 'move', 'both'] as const;
+const CRM_FIRST_NAMES = [
+  'Ana', 'João', 'Maria', 'José', 'Francisca', 'Antônio', 'Adriana', 'Carlos', 'Juliana', 'Paulo', 'Márcia', 'Lucas',
+  'Fernanda', 'Rafael', 'Patrícia', 'Bruno', 'Camila', 'Gabriel', 'Letícia', 'Mateus', 'Beatriz', 'Thiago', 'Larissa', 'Rodrigo',
+];
+const CRM_LAST_NAMES = [
+  'Silva', 'Santos', 'Oliveira', 'Souza', 'Rodrigues', 'Ferreira', 'Alves', 'Pereira', 'Lima', 'Gomes',
+  'Costa', 'Ribeiro', 'Martins', 'Carvalho', 'Araújo', 'Rocha', 'Almeida', 'Nascimento', 'Barbosa', 'Conceição',
+];
+const CRM_STREETS = [
+  'Rua das Flores', 'Rua Sete de Setembro', 'Rua XV de Novembro', 'Avenida Getúlio Vargas', 'Rua Tiradentes',
+  'Avenida Dom Pedro II', 'Rua da Consolação', 'Avenida Paulista', 'Avenida Brasil', 'Rua Santos Dumont',
+  'Rua Marechal Deodoro', 'Avenida Rio Branco', 'Travessa do Comércio', 'Alameda Santos',
+];
+const CRM_CITIES: [city: string, state: string][] = [
+  ['São Paulo', 'SP'], ['Rio de Janeiro', 'RJ'], ['Belo Horizonte', 'MG'], ['Curitiba', 'PR'], ['Porto Alegre', 'RS'],
+  ['Salvador', 'BA'], ['Recife', 'PE'], ['Fortaleza', 'CE'], ['Brasília', 'DF'], ['Manaus', 'AM'],
+  ['Belém', 'PA'], ['Goiânia', 'GO'], ['Florianópolis', 'SC'], ['Campinas', 'SP'], ['Niterói', 'RJ'],
+];
+const CRM_MAX_ORDERS_PER_CUSTOMER = 6;
+const CRM_ORDER_BASE = 70_000;
+
+/** The CRM data set's files (paths relative to the manifest's folder) and what merging and versioning them gives. */
+export interface CrmManifest {
+  files: { initial: ManifestFile; next: ManifestFile; orders: ManifestFile };
+  expected: {
+    /** Rows of the first export, all new to an empty table. */
+    initial: number;
+    /** Merging the second export after the first: */
+    inserted: number;
+    updated: number;
+    unchanged: number;
+    /** Rows after both merges (no customer is removed). */
+    afterMerge: number;
+    /** The keys the second export inserts and updates, ascending. */
+    insertedKeys: number[];
+    updatedKeys: number[];
+    /** Updated customers whose e-mail changed, and whose address (street, city or state) changed; some both. */
+    emailChanged: number;
+    addressChanged: number;
+    /** A type 2 dimension over email, street, city and state after both exports: a version per customer plus one per change. */
+    dimension: { rows: number; current: number; closed: number };
+    /** Orders of the updated customers placed before and after their change (none on the day itself). */
+    ordersBeforeChange: number;
+    ordersAfterChange: number;
+  };
+}
+
+/** Both exports and the orders, built once as temp tables; every value a function of (seed, customer id, purpose). */
+function crmSql(): string[] {
+  const last = CRM_FIRST_ID + CRM_INITIAL + CRM_NEW - 1;
+  const cities = CRM_CITIES.length;
+  return [
+    `CREATE OR REPLACE TEMP TABLE crm_people AS
+     SELECT id, id < ${CRM_FIRST_ID + CRM_INITIAL} AS in_first,
+            ${sqlList(CRM_FIRST_NAMES)}[pick('crm_first_name', id, ${CRM_FIRST_NAMES.length}) + 1] AS first,
+            ${sqlList(CRM_LAST_NAMES)}[pick('crm_last_name', id, ${CRM_LAST_NAMES.length}) + 1] AS last,
+            pick('crm_domain', id, ${EMAIL_DOMAINS.length}) AS domain, pick('crm_street', id, ${CRM_STREETS.length}) AS street,
+            1 + pick('crm_number', id, 2999) AS number, pick('crm_city', id, ${cities}) AS city,
+            -- Last touched in 2023-2024 when first exported; the new customers were created during February 2025.
+            CASE WHEN id < ${CRM_FIRST_ID + CRM_INITIAL}
+                 THEN TIMESTAMP '2023-01-01' + to_seconds(pick('crm_updated', id, 730 * 86400))
+                 ELSE TIMESTAMP '2025-02-03' + to_seconds(pick('crm_created', id, 21 * 86400)) END AS updated_at
+     FROM range(${CRM_FIRST_ID}, ${last + 1}) t(id)`,
+    `CREATE OR REPLACE TEMP TABLE crm_changes AS
+     SELECT id, ${sqlList(CRM_CHANGES)}[rank] AS kind,
+            TIMESTAMP '2025-02-03' + to_seconds(pick('crm_changed', id, 21 * 86400)) AS changed_at
+     FROM (SELECT id, row_number() OVER (ORDER BY rnd('crm_change', id), id) AS rank FROM crm_people WHERE in_first)
+     WHERE rank <= ${CRM_CHANGES.length}`,
+    // Each change is made to differ from the old value: another domain, another house number, another city.
+    `CREATE OR REPLACE TEMP TABLE crm_versions AS
+     WITH v AS (
+       SELECT p.*, 1 AS export, NULL AS kind FROM crm_people p WHERE in_first
+       UNION ALL
+       SELECT p.id, p.in_first, p.first, p.last,
+              CASE WHEN c.kind IN ('email', 'both') THEN (p.domain + 1 + pick('crm_new_domain', p.id, ${EMAIL_DOMAINS.length - 1})) % ${EMAIL_DOMAINS.length} ELSE p.domain END,
+              CASE WHEN c.kind IN ('street', 'move', 'both') THEN pick('crm_new_street', p.id, ${CRM_STREETS.length}) ELSE p.street END,
+              CASE WHEN c.kind IN ('street', 'move', 'both') THEN (p.number + pick('crm_new_number', p.id, 2998)) % 2999 + 1 ELSE p.number END,
+              CASE WHEN c.kind IN ('move', 'both') THEN (p.city + 1 + pick('crm_move', p.id, ${cities - 1})) % ${cities} ELSE p.city END,
+              coalesce(c.changed_at, p.updated_at), 2, c.kind
+       FROM crm_people p LEFT JOIN crm_changes c USING (id)
+     )
+     SELECT export, kind, id AS customer_id, first || ' ' || last AS name,
+            lower(strip_accents(first)) || '.' || lower(strip_accents(last)) || id || '@' || ${sqlList(EMAIL_DOMAINS)}[domain + 1] AS email,
+            ${sqlList(CRM_STREETS)}[street + 1] || ', ' || number AS street,
+            ${sqlList(CRM_CITIES.map(([c]) => c))}[city + 1] AS city, ${sqlList(CRM_CITIES.map(([, s]) => s))}[city + 1] AS state,
+            strftime(updated_at, '%Y-%m-%d %H:%M:%S') AS updated_at
+     FROM v`,
+    // 2-6 orders per customer from January (or the day after a new customer was created) to March 2025. An updated
+    // customer's first order falls before its change and its second after, and none on the day of the change, so
+    // which version an order belongs to never depends on the time of day.
+    `CREATE OR REPLACE TEMP TABLE crm_orders AS
+     WITH c AS (
+       SELECT id, CASE WHEN in_first THEN DATE '2025-01-01' ELSE updated_at::DATE + 1 END AS first_day,
+              ch.changed_at::DATE AS change_day, 2 + pick('crm_orders', id, ${CRM_MAX_ORDERS_PER_CUSTOMER - 1}) AS n
+       FROM crm_people LEFT JOIN crm_changes ch USING (id)
+     ),
+     o AS (SELECT *, unnest(range(n)) AS k FROM c),
+     dated AS (
+       SELECT id, k, id * ${CRM_MAX_ORDERS_PER_CUSTOMER} + k AS i, CASE
+         WHEN change_day IS NULL THEN first_day + pick('crm_order_day', id * ${CRM_MAX_ORDERS_PER_CUSTOMER} + k, DATE '2025-03-31' - first_day + 1)::INTEGER
+         WHEN k = 0 THEN first_day + pick('crm_order_day', id * ${CRM_MAX_ORDERS_PER_CUSTOMER} + k, change_day - first_day)::INTEGER
+         WHEN k = 1 THEN change_day + 1 + pick('crm_order_day', id * ${CRM_MAX_ORDERS_PER_CUSTOMER} + k, DATE '2025-03-31' - change_day)::INTEGER
+         ELSE first_day + pick('crm_order_day', id * ${CRM_MAX_ORDERS_PER_CUSTOMER} + k, DATE '2025-03-31' - first_day)::INTEGER
+       END AS d, change_day
+       FROM o
+     )
+     SELECT ${CRM_ORDER_BASE} + row_number() OVER (ORDER BY day, id, k) AS order_id, id AS customer_id, day AS order_date,
+            ((2000 + pick('crm_amount', i, 198001)) / 100)::DECIMAL(10, 2) AS amount, change_day
+     FROM (SELECT *, CASE WHEN k >= 2 AND d >= change_day THEN d + 1 ELSE d END AS day FROM dated)`,
+  ];
+}
+
+const CRM_FILES = { initial: 'customers_2025-01-31.csv', next: 'customers_2025-02-28.csv', orders: 'orders_2025.csv' } as const;
+
+/** Write the CRM files under `<out>/crm/` with a connection that has the seeded random macros, and count what they hold. */
+async function writeCrm(conn: DuckDBConnection, out: string): Promise<CrmManifest> {
+  await mkdir(path.join(out, CRM_FOLDER), { recursive: true });
+  for (const sql of crmSql()) await conn.run(sql);
+  const to = (name: string) => sqlString(path.join(out, CRM_FOLDER, name));
+  const customer = `SELECT customer_id, name, email, street, city, state, updated_at FROM crm_versions`;
+  await conn.run(`COPY (${customer} WHERE export = 1 ORDER BY customer_id) TO ${to(CRM_FILES.initial)} (FORMAT csv, HEADER true)`);
+  await conn.run(`COPY (${customer} WHERE export = 2 ORDER BY customer_id) TO ${to(CRM_FILES.next)} (FORMAT csv, HEADER true)`);
+  await conn.run(`COPY (SELECT order_id, customer_id, order_date, amount::VARCHAR AS amount FROM crm_orders ORDER BY order_id)
+                  TO ${to(CRM_FILES.orders)} (FORMAT csv, HEADER true)`);
+  // Counted from the two exports as written, not from the plan of changes.
+  const [c] = (await conn.runAndReadAll(`
+    WITH a AS (FROM crm_versions WHERE export = 1), b AS (FROM crm_versions WHERE export = 2),
+    pairs AS (
+      SELECT b.customer_id, a.customer_id IS NULL AS inserted,
+             (a.name, a.email, a.street, a.city, a.state, a.updated_at) IS DISTINCT FROM (b.name, b.email, b.street, b.city, b.state, b.updated_at) AS differs,
+             a.email IS DISTINCT FROM b.email AS email_changed,
+             (a.street, a.city, a.state) IS DISTINCT FROM (b.street, b.city, b.state) AS address_changed
+      FROM b LEFT JOIN a USING (customer_id)
+    )
+    SELECT (SELECT count(*) FROM a) AS initial, (SELECT count(*) FROM b) AS next, (SELECT count(*) FROM crm_orders) AS orders,
+           count(*) FILTER (inserted) AS inserted, count(*) FILTER (NOT inserted AND differs) AS updated,
+           count(*) FILTER (NOT inserted AND NOT differs) AS unchanged,
+           coalesce(list(customer_id ORDER BY customer_id) FILTER (inserted), []) AS inserted_keys,
+           coalesce(list(customer_id ORDER BY customer_id) FILTER (NOT inserted AND differs), []) AS updated_keys,
+           count(*) FILTER (NOT inserted AND email_changed) AS email_changed,
+           count(*) FILTER (NOT inserted AND address_changed) AS address_changed,
+           count(*) FILTER (NOT inserted AND (email_changed OR address_changed)) AS tracked_changed,
+           (SELECT count(*) FROM crm_orders WHERE order_date < change_day) AS before_change,
+           (SELECT count(*) FROM crm_orders WHERE order_date > change_day) AS after_change,
+           (SELECT count(*) FROM crm_orders WHERE order_date = change_day) AS on_change_day
+    FROM pairs`)).getRowObjectsJS();
+  const n = (key: string) => Number(c![key]);
+  const keys = (key: string) => (c![key] as bigint[]).map(Number);
+  if (n('on_change_day') !== 0) throw new Error('generate: a CRM order falls on its customer\'s change day');
+  const file = (name: string, rows: number): ManifestFile => ({ file: `${CRM_FOLDER}/${name}`, format: 'csv', rows });
+  return {
+    files: { initial: file(CRM_FILES.initial, n('initial')), next: file(CRM_FILES.next, n('next')), orders: file(CRM_FILES.orders, n('orders')) },
+    expected: {
+      initial: n('initial'), inserted: n('inserted'), updated: n('updated'), unchanged: n('unchanged'), afterMerge: n('next'),
+      insertedKeys: keys('inserted_keys'), updatedKeys: keys('updated_keys'),
+      emailChanged: n('email_changed'), addressChanged: n('address_changed'),
+      dimension: { rows: n('next') + n('tracked_changed'), current: n('next'), closed: n('tracked_changed') },
+      ordersBeforeChange: n('before_change'), ordersAfterChange: n('after_change'),
+    },
+  };
+}
+
+/**
+ * Only the CRM data set (`<out>/crm/`), exactly as `generate` writes it for the same seed: it does not depend on
+ * the number of orders. Returns its part of the manifest.
+ */
+export async function generateCrm(options: { seed: number; out: string }): Promise<CrmManifest> {
+  checkWholeNumber('seed', options.seed, 0, Number.MAX_SAFE_INTEGER);
+  const instance = await DuckDBInstance.create(':memory:');
+  const conn = await instance.connect();
+  try {
+    for (const sql of randomMacros(options.seed)) await conn.run(sql);
+    return await writeCrm(conn, options.out);
+  } finally {
+    conn.closeSync();
+    instance.closeSync();
+  }
+}
+
 async function count(conn: DuckDBConnection, sql: string): Promise<Map<string | null, { rows: number; cents: number }>> {
   const rows = (await conn.runAndReadAll(sql)).getRowObjectsJson();
   return new Map(rows.map((r) => [r['dirt'] as string | null, { rows: Number(r['rows']), cents: Number(r['cents'] ?? 0) }]));
@@ -525,6 +725,7 @@ export async function generate(options: GenerateOptions): Promise<Manifest> {
     const biggest = await conn.runAndReadAll(`SELECT order_id, customer_id, quantity, unit_price, amount, order_date, status
       FROM (${ordersChunkSql(scale, 0, MIN_ORDERS)}) WHERE dirt IS NULL ORDER BY amount DESC, order_id LIMIT ${REGIONAL_ROWS}`);
     await writeFile(file('pedidos_regional.csv'), regionalExport(biggest.getRowObjectsJS() as Record<string, unknown>[]));
+    const crm = await writeCrm(conn, out);
 
     const tally = <K extends string>(kinds: readonly K[], counts: Map<string | null, number>) =>
       Object.fromEntries(kinds.map((k) => [k, counts.get(k) ?? 0])) as Record<K, number>;
@@ -558,6 +759,7 @@ export async function generate(options: GenerateOptions): Promise<Manifest> {
         },
         regional: { clean: REGIONAL_ROWS - 1, quarantined: 1 },
       },
+      crm,
     };
     await writeFile(file('manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
     report(
@@ -638,6 +840,24 @@ function manifestProblem(value: unknown): string | undefined {
     for (const key of keys) {
       if (!isObject(counts) || typeof counts[key] !== 'number') return `"expected.${table}.${key}" is not a number`;
     }
+  }
+  const crm = value['crm'];
+  if (!isObject(crm) || !isObject(crm['files']) || !isObject(crm['expected'])) return '"crm" needs files and expected';
+  for (const name of ['initial', 'next', 'orders']) {
+    const entry = crm['files'][name];
+    if (!isObject(entry) || typeof entry['file'] !== 'string' || !isCount(entry['rows'])) return `"crm.files.${name}" needs file and rows`;
+  }
+  const crmExpected = crm['expected'];
+  for (const key of ['initial', 'inserted', 'updated', 'unchanged', 'afterMerge', 'emailChanged', 'addressChanged', 'ordersBeforeChange', 'ordersAfterChange']) {
+    if (!isCount(crmExpected[key])) return `"crm.expected.${key}" is not a count`;
+  }
+  for (const key of ['insertedKeys', 'updatedKeys']) {
+    const list = crmExpected[key];
+    if (!Array.isArray(list) || !list.every(isCount)) return `"crm.expected.${key}" is not a list of customer ids`;
+  }
+  const dimension = crmExpected['dimension'];
+  for (const key of ['rows', 'current', 'closed']) {
+    if (!isObject(dimension) || !isCount(dimension[key])) return `"crm.expected.dimension.${key}" is not a count`;
   }
   return undefined;
 }

@@ -13,6 +13,18 @@ export { ingestFile, describeIngest, INGESTION_LOG, REJECTED_RECORDS, type Inges
 export { notNull, range, acceptedValues, unique, email, foreignKey, ruleName, type Rule } from "./quality/rules.js";
 export { refine, describeQuality, QUARANTINE, QUALITY_RUNS, type RefineSpec, type ColumnSpec, type QualityReport } from "./quality/refine.js";
 export { buildGoldTable, describeGold, type GoldReport } from "./gold/gold.js";
+// table operations: upserts and the change feed, SCD2 dimensions, erasure, maintenance, physical layout
+export { mergeInto, describeMerge, tableChanges, type MergeSpec, type MergeReport } from "./tables/merge.js";
+export { buildScd2, describeScd2, checkScd2, type Scd2Spec, type Scd2Report, type Scd2Summary } from "./tables/scd2.js";
+export { eraseCustomer, describeErasure, ERASURE_LOG, type EraseOptions, type ErasureReport } from "./tables/erase.js";
+export {
+  lakeStats, maintainLake, describeMaintenance,
+  type MaintenancePolicy, type MaintenanceReport, type MaintenanceStep, type LakeStats, type TableStats, type LayerStats, type LakeTotals,
+} from "./tables/maintenance.js";
+export {
+  partitionTable, sortTable, scanStats, describeScan, compressionSizes,
+  type LayoutReport, type LayoutOptions, type ScanStats, type CompressionSizes, type ParquetCodec,
+} from "./tables/layout.js";
 export { check, checkEqual, checkClose } from "./checks/checks.js";
 export { showTable, renderTable, renderText, type TableOptions, type Tabular } from "./display/table.js";
 export { showChart, renderChart, VEGALITE_MIME, type RenderedChart, type ChartData } from "./display/chart.js";

@@ -12,8 +12,10 @@ import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { generate, readManifest, type Manifest } from "../../data/generate.js";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { openLab } from "../../kernel-helpers/src/index.js";
+import { openLab, type Lab } from "../../kernel-helpers/src/index.js";
 import { runBronze, runGold, runSilver } from "./medallion.js";
+import { partitionTable, scanStats, type ScanStats } from "../../kernel-helpers/src/tables/layout.js";
+import { maintainLake } from "../../kernel-helpers/src/tables/maintenance.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -21,10 +23,11 @@ const { values: args } = parseArgs({
     seed: { type: "string", default: "42" },
     out: { type: "string" },
     work: { type: "string", default: "out/bench" },
+    "small-files": { type: "string", default: "200" },
     help: { type: "boolean", default: false },
   },
 });
-if (args.help) console.log("usage: npm run benchmark -- [--orders N] [--seed S] [--out result.json] [--work folder]");
+if (args.help) console.log("usage: npm run benchmark -- [--orders N] [--seed S] [--out result.json] [--work folder] [--small-files N]");
 else await benchmark();
 
 async function benchmark(): Promise<void> {
@@ -32,6 +35,8 @@ async function benchmark(): Promise<void> {
   const seed = Number(args.seed);
   if (!Number.isInteger(orders) || orders < 1000) throw new Error(`--orders must be an integer >= 1000, got "${args.orders}"`);
   if (!Number.isInteger(seed)) throw new Error(`--seed must be an integer, got "${args.seed}"`);
+  const smallFiles = Number(args["small-files"]);
+  if (!Number.isInteger(smallFiles) || smallFiles < 2) throw new Error(`--small-files must be an integer >= 2, got "${args["small-files"]}"`);
 
   const work = resolve(args.work!);
   const dataDir = join(work, `data-${orders}-${seed}`);
@@ -74,6 +79,8 @@ async function benchmark(): Promise<void> {
   // Gold reads the clean silver tables it joins; count those rows as its input.
   const goldRows = (await lab.sql("SELECT (SELECT count(*) FROM silver.orders) + (SELECT count(*) FROM silver.customers) + (SELECT count(*) FROM silver.products) + (SELECT count(*) FROM silver.events)")).number();
   const clean = Object.fromEntries(silver.reports.map((r) => [r.target, { rowsIn: r.rowsIn, clean: r.clean, quarantined: r.quarantined }]));
+  log("layout and maintenance: partition pruning on silver.orders, compaction of small files");
+  const tables = await layoutAndMaintenance(lab, smallFiles, log);
   lab.close();
 
   const layer = (seconds: number, rows: number, peak: number) => ({
@@ -95,6 +102,8 @@ async function benchmark(): Promise<void> {
     peakRssMB: goldRss,
     silver: clean,
     expected: manifest.expected,
+    layout: tables.layout,
+    maintenance: tables.maintenance,
   };
 
   console.log("\nlayer    seconds      rows        rows/s   peak RSS MB");
@@ -102,6 +111,7 @@ async function benchmark(): Promise<void> {
     console.log(`${name.padEnd(7)} ${l.seconds.toFixed(2).padStart(8)} ${l.rows.toLocaleString("en-US").padStart(12)} ${l.rowsPerSecond.toLocaleString("en-US").padStart(12)} ${String(l.peakRssMB).padStart(10)}`);
   }
   console.log(`raw DuckDB, same files as text: ${reference.seconds.toFixed(2)} s for ${reference.rows.toLocaleString("en-US")} rows; bronze takes ${(bronze.seconds / reference.seconds).toFixed(2)}× that (landing, hashing, encoding check, line numbers, rejects, one transaction)`);
+  printTables(tables);
   await mkdir(dirname(outFile), { recursive: true });
   await writeFile(outFile, JSON.stringify(result, null, 2) + "\n");
   console.log(`\n${JSON.stringify(result)}`);
@@ -130,4 +140,71 @@ async function rawBronze(dataDir: string): Promise<{ seconds: number; rows: numb
 
 function round(x: number, digits: number): number {
   return Math.round(x * 10 ** digits) / 10 ** digits;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Layout and maintenance (issue 17): partition pruning and compaction, measured on the lake the pipeline built.
+
+type Scan = Pick<ScanStats, "files" | "bytesRead" | "fileBytes" | "seconds">;
+
+async function layoutAndMaintenance(lab: Lab, smallFiles: number, log: (msg: string) => void) {
+  const scan = async (sql: string): Promise<Scan> => {
+    const s = await scanStats(lab, sql);
+    return { files: s.files, bytesRead: s.bytesRead, fileBytes: s.fileBytes, seconds: round(s.seconds, 4) };
+  };
+  // The first full month of orders: one of the ~18 the generator spreads them over.
+  const bounds = (await lab.sql(`SELECT (date_trunc('month', min(order_date)) + INTERVAL 1 MONTH)::DATE::VARCHAR AS m,
+      (date_trunc('month', min(order_date)) + INTERVAL 2 MONTH)::DATE::VARCHAR AS next FROM silver.orders`)).rows()[0]!;
+  const month = String(bounds["m"]);
+  // DATE bounds: DATE + INTERVAL is a TIMESTAMP, and a filter that casts the column prunes nothing.
+  const oneMonth = `SELECT count(*), sum(amount) FROM silver.orders WHERE order_date >= DATE '${month}' AND order_date < DATE '${String(bounds["next"])}'`;
+  const everything = "SELECT count(*), sum(amount) FROM silver.orders";
+  const unpartitioned = { oneMonth: await scan(oneMonth), everything: await scan(everything) };
+  const t0 = performance.now();
+  const p = await partitionTable(lab, "silver.orders", ["year(order_date)", "month(order_date)"], { rewrite: true });
+  const partitionSeconds = (performance.now() - t0) / 1000;
+  const partitioned = { oneMonth: await scan(oneMonth), everything: await scan(everything) };
+  log(`  partitioned silver.orders by month: ${p.filesAfter} files, ${partitionSeconds.toFixed(2)} s`);
+
+  // The stream sink's shape: one commit per micro-batch, each a small Parquet file (500 rows, above the inlining limit).
+  const table = "bronze.bench_small_files";
+  await lab.sql(`CREATE OR REPLACE TABLE ${table} (id BIGINT, customer_id BIGINT, status VARCHAR, amount DECIMAL(12,2), created_at TIMESTAMPTZ)`);
+  for (let k = 0; k < smallFiles; k++) {
+    await lab.sql(`INSERT INTO ${table} SELECT range, range % 9973, ['completed', 'shipped', 'cancelled'][1 + range % 3], (range % 10000) / 100,
+      TIMESTAMPTZ '2025-01-01 00:00:00+00' + to_seconds(range) FROM range(${k * 500}, ${(k + 1) * 500})`);
+  }
+  const query = `SELECT status, count(*), sum(amount) FROM ${table} GROUP BY status`;
+  const median = async () => {
+    const times: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t = performance.now();
+      await lab.sql(query);
+      times.push((performance.now() - t) / 1000);
+    }
+    return round(times.sort((a, b) => a - b)[2]!, 4);
+  };
+  const filesIn = async () => (await lab.sql(`SELECT count(*) FROM ducklake_list_files('lake', 'bench_small_files', schema => 'bronze')`)).number();
+  const before = { files: await filesIn(), querySeconds: await median() };
+  const report = await maintainLake(lab, { flushInlined: false, compact: { tables: [table] } });
+  const merge = report.steps.find((s) => s.step === "merge")!;
+  const after = { files: await filesIn(), querySeconds: await median() };
+  log(`  compacted ${before.files} small files into ${after.files} in ${merge.seconds.toFixed(2)} s`);
+  return {
+    layout: { partitionedBy: p.by, month, partitions: p.filesAfter, partitionSeconds: round(partitionSeconds, 3), unpartitioned, partitioned },
+    maintenance: {
+      smallFiles: { table, rows: smallFiles * 500, before, after, compactionSeconds: round(merge.seconds, 3), maintenanceSeconds: round(report.seconds, 3) },
+    },
+  };
+}
+
+function printTables(t: Awaited<ReturnType<typeof layoutAndMaintenance>>): void {
+  const line = (name: string, s: Scan) =>
+    console.log(`  ${name.padEnd(28)} ${String(s.files).padStart(6)} files ${(s.bytesRead / 2 ** 20).toFixed(2).padStart(9)} MiB read of ${(s.fileBytes / 2 ** 20).toFixed(2).padStart(9)} MiB ${s.seconds.toFixed(3).padStart(8)} s`);
+  console.log(`\npartition pruning on silver.orders (${t.layout.partitionedBy.join(", ")}; ${t.layout.partitions} files after ${t.layout.partitionSeconds.toFixed(2)} s of rewrite), one month = ${t.layout.month}:`);
+  line("unpartitioned, one month", t.layout.unpartitioned.oneMonth);
+  line("unpartitioned, everything", t.layout.unpartitioned.everything);
+  line("partitioned, one month", t.layout.partitioned.oneMonth);
+  line("partitioned, everything", t.layout.partitioned.everything);
+  const c = t.maintenance.smallFiles;
+  console.log(`compaction of ${c.table}: ${c.before.files} → ${c.after.files} files in ${c.compactionSeconds.toFixed(2)} s; query ${c.before.querySeconds.toFixed(4)} s → ${c.after.querySeconds.toFixed(4)} s (median of 5)`);
 }

@@ -52,9 +52,11 @@ export interface IngestReport {
 /** Bronze bookkeeping tables; their names are reserved. */
 export const INGESTION_LOG = "bronze.ingestion_log";
 export const REJECTED_RECORDS = "bronze.rejected_records";
+/** The audit of erasures (tables/erase.ts): which customer (as a hash), when, how many rows per table. */
+export const ERASURE_LOG = "bronze.erasure_log";
 const bare = (qualified: string) => qualified.slice(qualified.indexOf(".") + 1);
 // The stream sink's tables live in bronze too: ingesting into one would corrupt the sink's positions.
-const RESERVED = new Set([bare(INGESTION_LOG), bare(REJECTED_RECORDS), "raw", bare(STREAM_OFFSETS), bare(DEAD_LETTER)]);
+const RESERVED = new Set([bare(INGESTION_LOG), bare(REJECTED_RECORDS), "raw", bare(STREAM_OFFSETS), bare(DEAD_LETTER), bare(ERASURE_LOG)]);
 
 /**
  * Land a raw file unchanged in the bronze bucket and load it into `bronze.<table>` with ingestion metadata, in one

@@ -256,10 +256,11 @@ async function jsonSource(ctx: SourceContext): Promise<Source> {
     unit = "array element";
     phys = `temp.main.elems_${id}`;
     ctx.temp.push(`TABLE IF EXISTS ${phys}`);
-    // '[' is an array of records; anything else one or more (pretty-printed) objects, each a record.
+    // '[' is an array of records; anything else one or more (pretty-printed) objects, each a record. read_json_objects
+    // keeps each element's text as written; read_json would infer a STRUCT and print it back as {'a': 2.5} for 2.50.
     const shape = ctx.head.trimStart().startsWith("[") ? "array" : "unstructured";
     await lab.catalog.run(`CREATE TEMP TABLE elems_${id} AS SELECT row_number() OVER () AS line, json::VARCHAR AS raw, NULL::VARCHAR AS err
-      FROM read_json(${literal(ctx.path)}, format = '${shape}', records = false, compression = 'uncompressed', maximum_object_size = ${LIMITS.maxLineBytes})`);
+      FROM read_json_objects(${literal(ctx.path)}, format = '${shape}', compression = 'uncompressed', maximum_object_size = ${LIMITS.maxLineBytes})`);
   } else {
     phys = await physicalLines(ctx, id);
   }

@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import { copyFileSync, mkdirSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { copyFileSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { DuckDBInstance, version, type DuckDBConnection, type DuckDBValue } from "@duckdb/node-api";
 import { CatalogError, ConflictError, LabError, messageOf } from "../errors.js";
@@ -80,6 +81,8 @@ export class Catalog {
   private readonly lake = new LakeLock();
   /** The DuckLake version this catalog was migrated from when it was opened, if it was. */
   migratedFrom: string | null = null;
+  /** The ATTACH that opened the lake, to open it again after `rewriteFile`. */
+  private attachSql = "";
 
   private constructor(
     private readonly instance: DuckDBInstance,
@@ -129,6 +132,7 @@ export class Catalog {
       // the metadata database (PostgreSQL) rather than in object storage.
       options += `, DATA_INLINING_ROW_LIMIT ${DATA_INLINING_ROW_LIMIT}`;
       // PostgreSQL may still be starting (connection refused): wait for it, boundedly.
+      catalog.attachSql = `ATTACH ${literal(target)} AS ${LAKE} (${options})`;
       const attach = (extra: string) => retry(() => connection.run(`ATTACH ${literal(target)} AS ${LAKE} (${options}${extra})`), {
         timeoutMs: 20_000,
         isTransient: isConnectionError,
@@ -429,6 +433,41 @@ export class Catalog {
     return this.query(`SELECT * FROM ${t} AT (VERSION => ${snapshotId}) LIMIT ${limit}`);
   }
 
+  /**
+   * Copy a DuckDB catalog file into a fresh file and put it in its place: DuckDB's way to reclaim freed pages, which
+   * can still hold the bytes of deleted rows (an erasure needs them gone). The lake is detached meanwhile, so this
+   * holds its write turn: nothing else of this kernel runs until it is attached again. Not inside a transaction.
+   * Returns false, doing nothing, for a catalog in PostgreSQL.
+   */
+  async rewriteFile(file: string | null): Promise<boolean> {
+    if (file === null) return false;
+    if (this.context.getStore()?.inTransaction) {
+      throw new CatalogError("The catalog file cannot be rewritten inside a transaction.", { fix: "Call it after the transaction committed." });
+    }
+    const fresh = `${file}.rewrite-${randomUUID().slice(0, 8)}`;
+    return this.lake.write(() => this.shared.exec(async (c) => {
+      await c.run(`USE memory; DETACH ${LAKE}`);
+      try {
+        await c.run(`ATTACH ${literal(file)} AS rewrite_old (READ_ONLY); ATTACH ${literal(fresh)} AS rewrite_new;
+          COPY FROM DATABASE rewrite_old TO rewrite_new; DETACH rewrite_old; DETACH rewrite_new`);
+        // The copy holds everything the WAL did; an old WAL replayed onto the new file would corrupt it.
+        rmSync(`${file}.wal`, { force: true });
+        renameSync(fresh, file);
+      } catch (e) {
+        await c.run("DETACH DATABASE IF EXISTS rewrite_old; DETACH DATABASE IF EXISTS rewrite_new").catch(() => undefined);
+        rmSync(fresh, { force: true });
+        rmSync(`${fresh}.wal`, { force: true });
+        throw new CatalogError(`The catalog file ${file} could not be rewritten: ${messageOf(e)}`, {
+          fix: "Nothing was lost: the old file is still in use. Check the free space in the lab folder and try again.",
+          context: { catalog: file }, cause: e,
+        });
+      } finally {
+        await c.run(`${this.attachSql}; USE ${LAKE}`);
+      }
+      return true;
+    }));
+  }
+
   /** Close the engine. A later openLab() opens a new one. */
   close(): void {
     try {
@@ -446,7 +485,8 @@ export class Catalog {
  */
 function mayWriteLake(sql: string): boolean {
   const text = sql.replace(/^(\s|--[^\n]*\n|\/\*[\s\S]*?\*\/)+/, "");
-  if (/\bducklake_(merge_adjacent_files|flush_inlined_data|expire_snapshots|cleanup_old_files|delete_orphaned_files|rewrite_data_files|add_data_files|set_option)\b/i.test(text)) return true;
+  // Called as ducklake_merge_adjacent_files('lake') or as the catalog's method, lake.merge_adjacent_files().
+  if (/(\bducklake_|\.\s*)(merge_adjacent_files|flush_inlined_data|expire_snapshots|cleanup_old_files|delete_orphaned_files|rewrite_data_files|add_data_files|set_option)\b/i.test(text)) return true;
   if (/^(SELECT|WITH|FROM|VALUES|SHOW|DESCRIBE|SUMMARIZE|EXPLAIN|TABLE)\b/i.test(text)) return false;
   return !/^(CREATE\s+(OR\s+REPLACE\s+)?TEMP(ORARY)?\s|DROP\s+TABLE\s+(IF\s+EXISTS\s+)?temp\.)/i.test(text);
 }

@@ -1,4 +1,4 @@
-import { listValue, type DuckDBValue } from "@duckdb/node-api";
+import type { DuckDBValue } from "@duckdb/node-api";
 import type { Lab } from "../lab.js";
 import { literal } from "../catalog/sql.js";
 import { MlError } from "./features.js";
@@ -26,7 +26,9 @@ export async function writeCustomerScores(lab: Lab, s: CustomerScores): Promise<
     });
   }
   const names = `[${s.segmentNames.map((x) => literal(x)).join(", ")}]`;
-  const params: DuckDBValue[] = [listValue(s.customerIds.map((v) => v)), listValue(s.segments.map((v) => v)), listValue(s.churnProbabilities.map((v) => v))];
+  // Bound as JSON text, cast in SQL: node-api's listValue types a list by its first element, so probabilities
+  // starting with a whole 0 or 1 became an INTEGER list that refused the next 0.37.
+  const params: DuckDBValue[] = [JSON.stringify(s.customerIds), JSON.stringify(s.segments), JSON.stringify(s.churnProbabilities)];
   await lab.catalog.transaction(async () => {
     await lab.catalog.run(`CREATE OR REPLACE TABLE ${CUSTOMER_SCORES} AS
       SELECT id::BIGINT AS customer_id, seg::INTEGER AS segment, (${names})[seg::INTEGER + 1] AS segment_name,

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { INGESTION_LOG, REJECTED_RECORDS } from "../bronze/ingest.js";
+import { ERASURE_LOG, INGESTION_LOG, REJECTED_RECORDS } from "../bronze/ingest.js";
 import { LAKE } from "../catalog/catalog.js";
 import { messageOf, QualityError } from "../errors.js";
 import type { Lab } from "../lab.js";
@@ -41,7 +41,7 @@ export interface QualityReport {
 export const QUARANTINE = "silver.quarantine";
 export const QUALITY_RUNS = "silver.quality_runs";
 /** Tables the lab keeps its own records in, or that the live refresh maintains: refine neither reads nor writes them. */
-const BOOKKEEPING = [QUARANTINE, QUALITY_RUNS, LIVE_PROGRESS, INGESTION_LOG, REJECTED_RECORDS, STREAM_OFFSETS, DEAD_LETTER];
+const BOOKKEEPING = [QUARANTINE, QUALITY_RUNS, LIVE_PROGRESS, INGESTION_LOG, REJECTED_RECORDS, ERASURE_LOG, STREAM_OFFSETS, DEAD_LETTER];
 const LIVE = Object.values(LIVE_SILVER) as string[];
 const LINEAGE = ["_batch_id", "_source_file", "_row_number"] as const;
 

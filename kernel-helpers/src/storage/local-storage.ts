@@ -33,6 +33,23 @@ export class LocalStorage implements ObjectStore {
     }
   }
 
+  async getBytes(bucket: Bucket, key: string): Promise<Uint8Array> {
+    try {
+      return await readFile(this.uri(bucket, key));
+    } catch (e) {
+      throw new StorageError(`No object ${bucket}/${key} in ${this.root}: ${messageOf(e)}`, {
+        fix: `List what is there with lab.storage.list("${bucket}").`,
+        context: { bucket, key },
+        cause: e,
+      });
+    }
+  }
+
+  /** Folders keep no versions: an overwritten or deleted file has no older copy here. */
+  async deleteOldVersions(): Promise<number> {
+    return 0;
+  }
+
   async ensureBuckets(): Promise<void> {
     for (const b of BUCKETS) await mkdir(join(this.root, b), { recursive: true });
   }

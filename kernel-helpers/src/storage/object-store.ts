@@ -28,6 +28,14 @@ export interface ObjectStore {
   /** Store a local file unchanged under `key`; never leaves a half-written object under that key. */
   putFile(bucket: Bucket, key: string, sourcePath: string): Promise<ObjectInfo>;
   getText(bucket: Bucket, key: string): Promise<string>;
+  /** The object's bytes as stored (a landed file may be gzip, UTF-16 or Windows-1252). */
+  getBytes(bucket: Bucket, key: string): Promise<Uint8Array>;
+  /**
+   * Delete every noncurrent version and delete marker under `prefix`, so the bytes of objects that were overwritten
+   * or deleted are really gone (an erasure must not leave them in a versioned bucket); current versions stay.
+   * Returns how many were deleted: always 0 where nothing keeps versions (folders, unversioned buckets).
+   */
+  deleteOldVersions(bucket: Bucket, prefix?: string): Promise<number>;
   list(bucket: Bucket, prefix?: string): Promise<ObjectInfo[]>;
   buckets(): Promise<BucketInfo[]>;
   /** Fail with a clear error when a bucket is missing or the store is unreachable. */

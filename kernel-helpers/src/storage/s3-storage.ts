@@ -1,6 +1,6 @@
 import { createReadStream } from "node:fs";
 import {
-  GetBucketVersioningCommand, GetObjectCommand, HeadObjectCommand, ListBucketsCommand,
+  DeleteObjectsCommand, GetBucketVersioningCommand, GetObjectCommand, HeadObjectCommand, ListBucketsCommand,
   ListObjectsV2Command, ListObjectVersionsCommand, S3Client,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
@@ -86,6 +86,45 @@ export class S3Storage implements ObjectStore {
     } catch (e) {
       throw this.error(e, "read", bucket, key);
     }
+  }
+
+  async getBytes(bucket: Bucket, key: string): Promise<Uint8Array> {
+    checkKey(bucket, key);
+    try {
+      const r = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: this.keyPrefix + key }));
+      return (await r.Body?.transformToByteArray()) ?? new Uint8Array();
+    } catch (e) {
+      throw this.error(e, "read", bucket, key);
+    }
+  }
+
+  async deleteOldVersions(bucket: Bucket, prefix = ""): Promise<number> {
+    let deleted = 0;
+    try {
+      let keyMarker: string | undefined;
+      let versionIdMarker: string | undefined;
+      do {
+        const page = await this.client.send(new ListObjectVersionsCommand({
+          Bucket: bucket, Prefix: this.keyPrefix + prefix, KeyMarker: keyMarker, VersionIdMarker: versionIdMarker,
+        }));
+        // An unversioned bucket lists each object once, as its latest ("null") version: nothing to delete.
+        const old = [...(page.Versions ?? []).filter((v) => !v.IsLatest), ...(page.DeleteMarkers ?? [])]
+          .map((v) => ({ Key: v.Key!, VersionId: v.VersionId! }));
+        for (let i = 0; i < old.length; i += 1000) {
+          const r = await this.client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: old.slice(i, i + 1000), Quiet: true } }));
+          if (r.Errors?.length) {
+            const first = r.Errors[0]!;
+            throw Object.assign(new Error(`${first.Code ?? "error"}: ${first.Message ?? ""} (${first.Key} version ${first.VersionId})`), { name: first.Code ?? "Error" });
+          }
+          deleted += Math.min(1000, old.length - i);
+        }
+        keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+        versionIdMarker = page.IsTruncated ? page.NextVersionIdMarker : undefined;
+      } while (keyMarker !== undefined);
+    } catch (e) {
+      throw this.error(e, "delete old versions in", bucket, prefix || undefined);
+    }
+    return deleted;
   }
 
   async list(bucket: Bucket, prefix = ""): Promise<ObjectInfo[]> {

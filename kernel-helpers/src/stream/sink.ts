@@ -9,7 +9,7 @@ import { positionKey, StreamError, type Position, type StreamMessage, type Strea
 
 export const STREAM_OFFSETS = "bronze.stream_offsets";
 export const DEAD_LETTER = "bronze.dead_letter";
-const RESERVED = new Set(["stream_offsets", "dead_letter", "ingestion_log", "rejected_records", "raw"]);
+const RESERVED = new Set(["stream_offsets", "dead_letter", "ingestion_log", "rejected_records", "erasure_log", "raw"]);
 const STAGE = "temp.main.stream_batch";
 
 export interface StreamSinkOptions {

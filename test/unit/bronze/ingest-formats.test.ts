@@ -111,6 +111,14 @@ test("JSON: a pretty-printed array of objects, a .json of JSON lines, .jsonl.gz;
     assert.deepEqual((await lab.sql("SELECT id, tags, _row_number FROM bronze.arr ORDER BY id")).rows(), [
       { id: "1", tags: '["x"]', _row_number: 1 }, { id: "2", tags: null, _row_number: 2 },
     ]);
+    // Every element of one shape: each is read as the JSON it is, not a STRUCT re-printed by type inference
+    // (which rejected the whole array as "not valid JSON"); strings stay strings ("007"), big integers whole.
+    const uniform = await file(dir, "u.json", '[{"id": 1, "amount": 2.50, "code": "007"}, {"id": 12345678901234567890, "amount": 10, "code": "x"}]');
+    const u = await ingestFile(lab, { file: uniform, table: "uniform" });
+    assert.deepEqual([u.rows, u.rejected], [2, 0]);
+    assert.deepEqual((await lab.sql("SELECT id, amount, code FROM bronze.uniform ORDER BY _row_number")).rows(), [
+      { id: "1", amount: "2.5", code: "007" }, { id: "12345678901234567890", amount: "10", code: "x" },
+    ]);
     const lines = await file(dir, "l.json", '{"id":1}\n{"id":2}\n');
     assert.equal((await ingestFile(lab, { file: lines, table: "lj" })).format, "jsonl");
     const gz = await bytes(dir, "e.jsonl.gz", gzipSync('{"id":1}\n\n{"id":2}\n'));

@@ -108,7 +108,10 @@ test("scores land in gold; recommendations come from the segment's purchases, mi
         t(customer_id, product_id, product_name, category)`);
       const n = await writeCustomerScores(lab, { customerIds: [1, 2, 3, 4], segments: [0, 0, 0, 1], segmentNames: ["top spenders", "regulars"], churnProbabilities: [0.1, 0.2, 0.3, 0.9], modelVersion: "t" });
       assert.equal(n, 4);
-      assert.equal(await writeCustomerScores(lab, { customerIds: [1, 2, 3, 4], segments: [0, 0, 0, 1], segmentNames: ["top spenders", "regulars"], churnProbabilities: [0.1, 0.2, 0.3, 0.9], modelVersion: "t" }), 4, "re-runs replace");
+      // Whole probabilities first (a forest can say exactly 0 or 1): the list is still one of doubles.
+      assert.equal(await writeCustomerScores(lab, { customerIds: [1, 2, 3, 4], segments: [0, 0, 0, 1], segmentNames: ["top spenders", "regulars"], churnProbabilities: [0, 1, 0.3, 0.9], modelVersion: "t" }), 4, "re-runs replace");
+      assert.deepEqual((await lab.sql("SELECT churn_probability FROM gold.customer_scores ORDER BY customer_id")).column("churn_probability"), [0, 1, 0.3, 0.9]);
+      assert.equal(await writeCustomerScores(lab, { customerIds: [1, 2, 3, 4], segments: [0, 0, 0, 1], segmentNames: ["top spenders", "regulars"], churnProbabilities: [0.1, 0.2, 0.3, 0.9], modelVersion: "t" }), 4);
       const r = await recommendationsFor(lab, 1);
       assert.equal(r!.segmentName, "top spenders");
       assert.deepEqual(r!.products.map((p) => [Number(p.product_id), Number(p.buyers)]), [[11, 2], [12, 1]], "Ink (2 peers) before Lamp; not Pen (bought), not Sofa (other segment)");
