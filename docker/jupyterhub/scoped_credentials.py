@@ -48,7 +48,7 @@ def s3_session_policy(user: str, buckets=LAB_BUCKETS) -> dict:
             {
                 "Sid": "OwnObjects",
                 "Effect": "Allow",
-                "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject",
+                "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion",
                            "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
                 "Resource": [f"arn:aws:s3:::{b}/{prefix}*" for b in buckets],
             },

@@ -15,7 +15,7 @@ test("the pipeline benchmark writes per-layer timings and reconciles with the ge
   const dir = await mkdtemp(join(tmpdir(), "bench-"));
   try {
     const out = join(dir, "result.json");
-    const r = spawnSync(process.execPath, ["--import", "tsx", "test/bench/pipeline.bench.ts", "--orders", "20000", "--work", dir, "--out", out], { encoding: "utf8", env: embeddedEnv() });
+    const r = spawnSync(process.execPath, ["--import", "tsx", "test/bench/pipeline.bench.ts", "--orders", "20000", "--small-files", "30", "--work", dir, "--out", out], { encoding: "utf8", env: embeddedEnv() });
     assert.equal(r.status, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /rows\/s/);
     const result = JSON.parse(await readFile(out, "utf8"));
@@ -27,6 +27,13 @@ test("the pipeline benchmark writes per-layer timings and reconciles with the ge
       assert.equal(result.silver[`silver.${t}`].clean, result.expected[t].clean, `silver.${t} clean rows`);
       assert.equal(result.silver[`silver.${t}`].quarantined, result.expected[t].quarantined, `silver.${t} quarantined rows`);
     }
+    // Pruning and compaction figures are there, and say what they must (sizes, not speeds).
+    const { unpartitioned, partitioned } = result.layout;
+    assert.ok(partitioned.oneMonth.files < partitioned.everything.files, `a month reads fewer partition files: ${JSON.stringify(partitioned)}`);
+    assert.ok(partitioned.oneMonth.bytesRead < unpartitioned.oneMonth.bytesRead, `partitioning reads fewer bytes for a month: ${JSON.stringify(result.layout)}`);
+    const small = result.maintenance.smallFiles;
+    assert.equal(small.before.files, 30);
+    assert.ok(small.after.files < small.before.files && small.compactionSeconds > 0, JSON.stringify(small));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -94,6 +94,7 @@ test("an erased customer is in no object version in MinIO and no row of the Post
   const since = new Date(Date.now() - 60_000);
   const email = `zed.${randomUUID().slice(0, 8)}@example.org`;
   await withServicesLab(async (lab, { catalogUrl, home }) => {
+    // Table names of its own: the buckets are shared with the other tests' labs, and the walkthrough counts raw/customers/.
     // 150 customers (Parquet) with the customer, a duplicate of them (quarantined) and a malformed line of theirs.
     const customers = ["customer_id,name,email"];
     for (let i = 1; i <= 150; i++) customers.push(`${6000 + i},Name ${i},${i === 7 ? email : `c${i}.${randomUUID().slice(0, 4)}@example.org`}`);
@@ -103,17 +104,17 @@ test("an erased customer is in no object version in MinIO and no row of the Post
     const customersFile = join(home, "customers.csv");
     await writeFile(customersFile, customers.join("\n") + "\n");
     await writeFile(join(home, "orders.csv"), orders.join("\n") + "\n");
-    await ingestFile(lab, { file: customersFile, table: "customers" });
-    await ingestFile(lab, { file: join(home, "orders.csv"), table: "orders" });
-    await refine(lab, { source: "bronze.customers", target: "silver.customers", columns: { customer_id: "BIGINT", name: "VARCHAR", email: "VARCHAR" }, rules: [unique("customer_id")] });
-    await refine(lab, { source: "bronze.orders", target: "silver.orders", columns: { order_id: "BIGINT", customer_id: "BIGINT", amount: "DECIMAL(12,2)" }, rules: [notNull("customer_id")] });
-    await buildGoldTable(lab, "customer_orders", "SELECT o.order_id, o.customer_id, c.email, o.amount FROM silver.orders o JOIN silver.customers c USING (customer_id)");
-    await buildGoldTable(lab, "vip_contacts", "SELECT name, email FROM silver.customers WHERE customer_id IN (6001, 6007)");
-    const others = (await lab.sql("SELECT count(*) FROM silver.customers WHERE customer_id <> 6007")).number();
+    await ingestFile(lab, { file: customersFile, table: "gdpr_customers" });
+    await ingestFile(lab, { file: join(home, "orders.csv"), table: "gdpr_orders" });
+    await refine(lab, { source: "bronze.gdpr_customers", target: "silver.gdpr_customers", columns: { customer_id: "BIGINT", name: "VARCHAR", email: "VARCHAR" }, rules: [unique("customer_id")] });
+    await refine(lab, { source: "bronze.gdpr_orders", target: "silver.gdpr_orders", columns: { order_id: "BIGINT", customer_id: "BIGINT", amount: "DECIMAL(12,2)" }, rules: [notNull("customer_id")] });
+    await buildGoldTable(lab, "customer_orders", "SELECT o.order_id, o.customer_id, c.email, o.amount FROM silver.gdpr_orders o JOIN silver.gdpr_customers c USING (customer_id)");
+    await buildGoldTable(lab, "vip_contacts", "SELECT name, email FROM silver.gdpr_customers WHERE customer_id IN (6001, 6007)");
+    const others = (await lab.sql("SELECT count(*) FROM silver.gdpr_customers WHERE customer_id <> 6007")).number();
 
     // The checks can fail: before the erasure each reader finds the customer.
     const before = await objectVersionsWith(email, since);
-    assert.ok(before.some((h) => h.includes("/raw/customers/")), before.join("\n"));
+    assert.ok(before.some((h) => h.includes("/raw/gdpr_customers/")), before.join("\n"));
     assert.ok((await parquetRowsWith(lab, email, since)).length > 0, "Parquet files in MinIO hold the customer");
     assert.ok(catalogRowsWith(catalogUrl, email).length > 0, "rows inlined in the PostgreSQL catalog hold the customer");
 
@@ -125,9 +126,9 @@ test("an erased customer is in no object version in MinIO and no row of the Post
     assert.deepEqual(await objectVersionsWith(email, since), [], "no version of any object holds the e-mail");
     assert.deepEqual(await parquetRowsWith(lab, email, since), []);
     assert.deepEqual(catalogRowsWith(catalogUrl, email), []);
-    assert.equal((await lab.sql("SELECT count(*) FROM silver.customers")).number(), others);
+    assert.equal((await lab.sql("SELECT count(*) FROM silver.gdpr_customers")).number(), others);
 
-    assert.equal((await ingestFile(lab, { file: customersFile, table: "customers" })).skipped, true, "the original export is known, so not loaded again");
+    assert.equal((await ingestFile(lab, { file: customersFile, table: "gdpr_customers" })).skipped, true, "the original export is known, so not loaded again");
     const again = await eraseCustomer(lab, { key: "customer_id", value: 6007, identifiers: [email] });
     assert.equal(again.alreadyErased?.erasureId, r.erasureId);
     assert.deepEqual(await objectVersionsWith(email, since), []);

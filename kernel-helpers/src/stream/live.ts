@@ -28,6 +28,11 @@ export interface LiveRefreshReport {
   readonly quarantined: Record<MarketplaceTopic, number>;
   /** Gold minutes recomputed (the only ones written). */
   readonly minutesTouched: number;
+  /**
+   * Bronze tables whose live tables were rebuilt from every row, because the snapshot the last refresh got to was
+   * expired (maintainLake, an erasure) and its change feed with it.
+   */
+  readonly rebuilt: readonly string[];
   readonly seconds: number;
 }
 
@@ -76,7 +81,7 @@ async function refreshOnce(lab: Lab): Promise<LiveRefreshReport> {
   const to = await lab.catalog.currentSnapshot();
   const customers = await lab.catalog.tableExists("silver.customers");
   const id = randomUUID().replaceAll("-", "").slice(0, 12);
-  const staged: { source: Source; stage: string; from: number; names: string[] }[] = [];
+  const staged: { source: Source; stage: string; from: number; names: string[]; rebuild: boolean }[] = [];
   let from: number | null = null;
   try {
     for (const source of SOURCES) {
@@ -84,6 +89,9 @@ async function refreshOnce(lab: Lab): Promise<LiveRefreshReport> {
       const last = (await lab.sql(`SELECT max(last_snapshot) FROM ${LIVE_PROGRESS} WHERE source_table = ?`, [source.bronze])).rows()[0]?.["max(last_snapshot)"];
       const start = last === null || last === undefined ? 0 : Number(last) + 1;
       if (start > to) continue;
+      // The change feed starts at a snapshot that must still exist. When it was expired, the rows committed since
+      // the last refresh can no longer be told apart: the live tables are rebuilt from the whole bronze table.
+      const rebuild = (await lab.sql(`SELECT count(*) FROM ducklake_snapshots(${literal(LAKE)}) WHERE snapshot_id = ?`, [start])).number() === 0;
       from = from === null ? start : Math.min(from, start);
       const stage = `live_${id}_${source.bronzeName}`;
       const names = Object.keys(source.columns);
@@ -92,9 +100,12 @@ async function refreshOnce(lab: Lab): Promise<LiveRefreshReport> {
       // exactly the rows committed in (start..to]; only those are read.
       const bronzeTypes = new Map((await lab.catalog.columns(source.bronze.replaceAll('"', ""))).map((c) => [c.name, c.type]));
       const batch = stageSql({
-        from: `ducklake_table_insertions(${literal(LAKE)}, 'bronze', ${literal(source.bronzeName)}, ${start}, ${to}) s`,
+        from: rebuild
+          ? `(SELECT * FROM ${source.bronze} AT (VERSION => ${to})) s`
+          : `ducklake_table_insertions(${literal(LAKE)}, 'bronze', ${literal(source.bronzeName)}, ${start}, ${to}) s`,
         columns: names.map((c) => ({ plan: planColumn(source.silver, c, source.columns[c]), rawType: bronzeTypes.get(c) ?? "VARCHAR" })),
-        rules, target: source.silver, targetExists: true,
+        // Rebuilt, the silver table is emptied first: uniqueness is within these rows only.
+        rules, target: source.silver, targetExists: !rebuild,
         carry: ["_topic", "_partition", "_offset", "_value"],
         order: "_partition, _offset",
       });
@@ -104,7 +115,7 @@ async function refreshOnce(lab: Lab): Promise<LiveRefreshReport> {
       report.clean[source.topic] = Number(counts["ok"]);
       report.quarantined[source.topic] = Number(counts["n"]) - Number(counts["ok"]);
       // No new rows (the snapshots since were other tables' commits): nothing to write, no snapshot.
-      if (Number(counts["n"]) > 0) staged.push({ source, stage, from: start, names });
+      if (Number(counts["n"]) > 0 || rebuild) staged.push({ source, stage, from: start, names, rebuild });
       else await lab.catalog.run(`DROP TABLE temp.main.${stage}`);
     }
 
@@ -112,8 +123,12 @@ async function refreshOnce(lab: Lab): Promise<LiveRefreshReport> {
     if (staged.length) {
       await lab.catalog.transaction(async () => {
         const runId = randomUUID();
-        for (const { source, stage, from: start, names } of staged) {
+        for (const { source, stage, from: start, names, rebuild } of staged) {
           const cols = names.map(ident).join(", ");
+          if (rebuild) {
+            await lab.catalog.run(`DELETE FROM ${source.silver}`);
+            await lab.catalog.run(`DELETE FROM ${QUARANTINE} WHERE target_table = ?`, [source.silver]);
+          }
           await lab.catalog.run(`INSERT INTO ${source.silver} (${cols}, event_minute, _topic, _partition, _offset)
             SELECT ${cols}, date_trunc('minute', event_time), _topic, _partition, _offset FROM temp.main.${stage} WHERE len(__failed) = 0`);
           await lab.catalog.run(`INSERT INTO ${QUARANTINE}
@@ -125,18 +140,23 @@ async function refreshOnce(lab: Lab): Promise<LiveRefreshReport> {
           const updated = await lab.catalog.run(`UPDATE ${LIVE_PROGRESS} SET last_snapshot = ?, updated_at = now() WHERE source_table = ?`, [to, source.bronze]);
           if (updated === 0) await lab.catalog.run(`INSERT INTO ${LIVE_PROGRESS} VALUES (?, ?, now())`, [source.bronze, to]);
         }
-        minutesTouched = await foldGold(lab, staged.map((s) => s.stage), staged.some((s) => s.source.topic === TOPICS.transactions));
+        minutesTouched = await foldGold(lab, staged.map((s) => s.stage), staged.some((s) => s.source.topic === TOPICS.transactions), staged.some((s) => s.rebuild));
       });
     }
-    return { fromSnapshot: staged.length ? from : null, toSnapshot: to, ...report, minutesTouched, seconds: (performance.now() - started) / 1000 };
+    const rebuilt = staged.filter((s) => s.rebuild).map((s) => s.source.bronze.replaceAll('"', ""));
+    return { fromSnapshot: staged.length ? from : null, toSnapshot: to, ...report, minutesTouched, rebuilt, seconds: (performance.now() - started) / 1000 };
   } finally {
     for (const s of staged) await lab.catalog.run(`DROP TABLE IF EXISTS temp.main.${s.stage}`).catch(() => undefined);
   }
 }
 
 /** Recompute gold for the minutes the new clean rows fall in; every other minute is left as it was. */
-async function foldGold(lab: Lab, stages: string[], hasTransactions: boolean): Promise<number> {
-  const touched = stages.map((s) => `SELECT DISTINCT date_trunc('minute', event_time) AS minute FROM temp.main.${s} WHERE len(__failed) = 0`).join(" UNION ");
+async function foldGold(lab: Lab, stages: string[], hasTransactions: boolean, everything: boolean): Promise<number> {
+  // After a rebuild every minute is recounted (a minute may have lost all its rows), from the silver tables as they are now.
+  const touched = everything
+    ? `SELECT DISTINCT event_minute AS minute FROM ${LIVE_SILVER.transactions} UNION SELECT DISTINCT event_minute FROM ${LIVE_SILVER.interactions}
+       UNION SELECT minute FROM ${REVENUE_PER_MINUTE} UNION SELECT minute FROM ${ACTIVE_USERS_PER_MINUTE}`
+    : stages.map((s) => `SELECT DISTINCT date_trunc('minute', event_time) AS minute FROM temp.main.${s} WHERE len(__failed) = 0`).join(" UNION ");
   await lab.catalog.run(`CREATE OR REPLACE TEMP TABLE live_touched AS ${touched}`);
   const minutes = (await lab.sql("SELECT count(*) FROM temp.main.live_touched")).number();
   if (minutes === 0) return 0;
@@ -173,5 +193,6 @@ async function ensureTables(lab: Lab): Promise<void> {
 export function describeLiveRefresh(r: LiveRefreshReport): string {
   if (r.fromSnapshot === null) return `live tables: nothing new up to snapshot ${r.toSnapshot}`;
   const part = (t: MarketplaceTopic) => `${t} ${r.rowsIn[t]} → ${r.clean[t]} clean${r.quarantined[t] ? `, ${r.quarantined[t]} quarantined` : ""}`;
-  return `live tables: snapshots ${r.fromSnapshot}..${r.toSnapshot}: ${part(TOPICS.transactions)}; ${part(TOPICS.interactions)}; ${r.minutesTouched} gold minute(s) recomputed in ${r.seconds.toFixed(2)}s`;
+  const rebuilt = r.rebuilt.length ? ` (rebuilt from all of ${r.rebuilt.join(", ")}: the last refresh's snapshot was expired)` : "";
+  return `live tables: snapshots ${r.fromSnapshot}..${r.toSnapshot}${rebuilt}: ${part(TOPICS.transactions)}; ${part(TOPICS.interactions)}; ${r.minutesTouched} gold minute(s) recomputed in ${r.seconds.toFixed(2)}s`;
 }

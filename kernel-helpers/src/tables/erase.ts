@@ -80,8 +80,8 @@ export interface ErasureReport {
  * report's snapshotId) can no longer be read, for every table, not only the customer's: a lake cannot keep a past
  * that still contains them. History starts again at the erasure.
  *
- * Run it while nothing else uses this lab: steps of this kernel on its tables wait for it, but at the end the
- * catalog file is closed and reopened (embedded mode), and a stream sink or live refresh reading at that moment fails.
+ * Steps of this kernel wait for it: its commits take the lake's write turn, and the catalog file is rewritten
+ * (embedded mode) while nothing else of the kernel runs. Another process on the same PostgreSQL catalog is not held.
  * Not covered: the stream's landing folder or Kafka topics, MLflow artifacts, and PostgreSQL's dead row versions
  * until its autovacuum runs.
  *

@@ -7,7 +7,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { MARKETPLACE_SCHEMAS, refreshLiveTables, runStreamSink, TOPICS, type Lab } from "../../../kernel-helpers/src/index.js";
+import { maintainLake, MARKETPLACE_SCHEMAS, refreshLiveTables, runStreamSink, TOPICS, type Lab } from "../../../kernel-helpers/src/index.js";
 import { count, withLab } from "../helpers.js";
 
 let fileNo = 0;
@@ -88,5 +88,32 @@ test("a refresh that fails half-way leaves silver, gold and progress as they wer
     assert.equal(r.clean.transactions, 2);
     assert.equal(await count(lab, "silver.transactions"), 2);
     assert.deepEqual((await gold(lab)).map((g) => g["revenue"]).sort(), [10, 5].sort());
+  });
+});
+
+test("when the snapshot the last refresh got to was expired, the next one rebuilds the live tables from all of bronze: same result", async () => {
+  await withLab(async (lab) => {
+    await land(lab, TOPICS.transactions, [tx("a", 1, 1, 10), tx("b", 2, 2, 5), tx("bad", 2, 1, 3, { quantity: 0 })]);
+    await land(lab, TOPICS.interactions, [view("v1", 1, 3)]);
+    await sink(lab);
+    await refreshLiveTables(lab);
+    // More events, then every snapshot but the newest expired (as maintainLake or an erasure does): the change feed
+    // from the last refresh's snapshot is gone.
+    await land(lab, TOPICS.transactions, [tx("c", 3, 1, 4), tx("a", 3, 1, 10)]);
+    await sink(lab);
+    await lab.catalog.run("DELETE FROM bronze.transactions WHERE transaction_id = 'b'"); // an erased user's event
+    const kept = await maintainLake(lab, { expire: { keepLast: 1 } });
+    assert.equal(kept.after.snapshots, 1);
+
+    const r = await refreshLiveTables(lab);
+    assert.deepEqual(r.rebuilt, ["bronze.transactions", "bronze.user_interactions"]);
+    assert.deepEqual([r.rowsIn.transactions, r.clean.transactions, r.quarantined.transactions], [4, 2, 2], "a, bad, c, a again: read once each");
+    assert.deepEqual((await lab.sql("SELECT transaction_id FROM silver.transactions ORDER BY 1")).column("transaction_id"), ["a", "c"]);
+    assert.equal(await count(lab, "silver.quarantine"), 2, "the quarantine is rebuilt too, not doubled");
+    assert.deepEqual(await gold(lab), [
+      { m: "10:01", category: "Books", revenue: 10, transactions: 1 }, { m: "10:03", category: "Books", revenue: 4, transactions: 1 },
+    ], "minute 10:02 held only the deleted event and the quarantined one: it is gone from gold");
+    const again = await refreshLiveTables(lab);
+    assert.deepEqual([again.fromSnapshot, again.rebuilt], [null, []], "the next refresh is incremental again");
   });
 });
