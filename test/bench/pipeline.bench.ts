@@ -4,6 +4,7 @@
  *
  *   npm run benchmark -- --orders 1000000
  *   npm run benchmark -- --orders 10000000 --out out/bench/10m.json
+ *   npm run benchmark -- --orders 1000000 --profile   (also times every SQL statement of the pipeline, slowest first)
  */
 import { existsSync } from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
@@ -24,10 +25,11 @@ const { values: args } = parseArgs({
     out: { type: "string" },
     work: { type: "string", default: "out/bench" },
     "small-files": { type: "string", default: "200" },
+    profile: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   },
 });
-if (args.help) console.log("usage: npm run benchmark -- [--orders N] [--seed S] [--out result.json] [--work folder] [--small-files N]");
+if (args.help) console.log("usage: npm run benchmark -- [--orders N] [--seed S] [--out result.json] [--work folder] [--small-files N] [--profile]");
 else await benchmark();
 
 async function benchmark(): Promise<void> {
@@ -61,16 +63,20 @@ async function benchmark(): Promise<void> {
   await rm(labHome, { recursive: true, force: true });
   const lab = await openLab({ home: labHome, quiet: true });
   const engine = (await lab.sql("SELECT version()")).scalar();
+  const profile = args.profile ? profileStatements(lab) : undefined;
 
   log("bronze: landing and loading 4 files");
   const bronze = await runBronze(lab, dataDir, (s) => log(`  ${s} done (${rssMB()} MB peak RSS)`));
   const bronzeRss = rssMB();
+  profile?.layer("silver");
   log("silver: applying quality rules");
   const silver = await runSilver(lab, (s) => log(`  ${s} done (${rssMB()} MB peak RSS)`));
   const silverRss = rssMB();
+  profile?.layer("gold");
   log("gold: building 3 tables");
   const gold = await runGold(lab, (s) => log(`  ${s} done (${rssMB()} MB peak RSS)`));
   const goldRss = rssMB();
+  profile?.stop();
   log("reference: raw DuckDB loading the same files as text, no lineage, no checks");
   const reference = await rawBronze(dataDir);
 
@@ -104,6 +110,7 @@ async function benchmark(): Promise<void> {
     expected: manifest.expected,
     layout: tables.layout,
     maintenance: tables.maintenance,
+    ...(profile ? { sqlSeconds: profile.sqlSeconds(), statements: profile.top(40) } : {}),
   };
 
   console.log("\nlayer    seconds      rows        rows/s   peak RSS MB");
@@ -112,6 +119,11 @@ async function benchmark(): Promise<void> {
   }
   console.log(`raw DuckDB, same files as text: ${reference.seconds.toFixed(2)} s for ${reference.rows.toLocaleString("en-US")} rows; bronze takes ${(bronze.seconds / reference.seconds).toFixed(2)}× that (landing, hashing, encoding check, line numbers, rejects, one transaction)`);
   printTables(tables);
+  if (profile) {
+    const inSql = profile.sqlSeconds();
+    console.log(`\nSQL statements take ${Object.entries(inSql).map(([l, x]) => `${x.toFixed(2)} s of ${l}`).join(", ")} (the rest is Node: hashing, decoding, landing); slowest:`);
+    for (const st of profile.top(25)) console.log(`${st.seconds.toFixed(2).padStart(7)}  ${st.layer.padEnd(7)} ${st.sql}`);
+  }
   await mkdir(dirname(outFile), { recursive: true });
   await writeFile(outFile, JSON.stringify(result, null, 2) + "\n");
   console.log(`\n${JSON.stringify(result)}`);
@@ -136,6 +148,34 @@ async function rawBronze(dataDir: string): Promise<{ seconds: number; rows: numb
   c.closeSync();
   instance.closeSync();
   return { seconds, rows };
+}
+
+/**
+ * Times every statement the pipeline sends through the catalog (run and query, lab.sql included), labelled with the
+ * layer running at the time. Statements run one at a time in the benchmark, so the times add up to the layer's.
+ */
+function profileStatements(lab: Lab): { layer(name: string): void; stop(): void; sqlSeconds(): Record<string, number>; top(n: number): { layer: string; seconds: number; sql: string }[] } {
+  const catalog = lab.catalog as unknown as Record<"run" | "query", (...a: unknown[]) => Promise<unknown>>;
+  const original = { run: catalog.run, query: catalog.query };
+  const seen: { layer: string; seconds: number; sql: string }[] = [];
+  let layer = "bronze";
+  for (const name of ["run", "query"] as const) {
+    catalog[name] = async function (this: unknown, ...a: unknown[]) {
+      const t0 = performance.now();
+      try {
+        return await original[name].apply(this, a);
+      } finally {
+        const sql = String(a[0]).replace(/\s+/g, " ").trim();
+        seen.push({ layer, seconds: (performance.now() - t0) / 1000, sql: sql.slice(0, 160) });
+      }
+    };
+  }
+  return {
+    layer: (name) => { layer = name; },
+    stop: () => Object.assign(catalog, original),
+    sqlSeconds: () => Object.fromEntries(["bronze", "silver", "gold"].map((l) => [l, round(seen.filter((st) => st.layer === l).reduce((a, st) => a + st.seconds, 0), 3)])),
+    top: (n) => [...seen].sort((x, y) => y.seconds - x.seconds).slice(0, n).map((st) => ({ ...st, seconds: round(st.seconds, 3) })),
+  };
 }
 
 function round(x: number, digits: number): number {

@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+import { isUtf8 } from "node:buffer";
 import { once } from "node:events";
 import { createReadStream, createWriteStream } from "node:fs";
 import { open } from "node:fs/promises";
@@ -216,4 +218,58 @@ async function locate(file: string, compression: "none" | "gzip", at: number): P
     // A truncated gzip tail: the position found so far is still right.
   }
   return { line, byte: at - lineStart + 1, value };
+}
+
+/** The file's SHA-256 and, when it was asked to look, the file as `decodeText` would find it if it is plain UTF-8. */
+export interface HashedFile {
+  readonly sha256: string;
+  /** Set when the file is plain UTF-8 (see `hashFile`): DuckDB reads it as it is, and decodeText has nothing to do. */
+  readonly plain: DecodedText | undefined;
+}
+
+/**
+ * SHA-256 of the file's bytes in one read that, with `scanText`, also checks what `decodeText` would: no byte-order
+ * mark, no NUL byte in the first 64 KiB, valid UTF-8 throughout. A file that passes needs no second read; one that
+ * does not is left to decodeText, which says what is wrong with it (or writes the UTF-8 copy). Only for files that
+ * are not compressed and are read as UTF-8.
+ */
+export async function hashFile(file: string, scanText: boolean): Promise<HashedFile> {
+  const h = createHash("sha256");
+  let plain = scanText;
+  let seen = 0;
+  let carry: Buffer = Buffer.alloc(0);
+  let head = "";
+  const headDecoder = new TextDecoder("utf-8");
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 22 }) as AsyncIterable<Buffer>) {
+    h.update(chunk);
+    if (!plain) continue;
+    if (seen === 0) {
+      const bom = (chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) || (chunk[0] === 0xff && chunk[1] === 0xfe) || (chunk[0] === 0xfe && chunk[1] === 0xff);
+      if (bom) plain = false;
+    }
+    if (seen < 65536 && chunk.subarray(0, 65536 - seen).includes(0)) plain = false;
+    if (plain && head.length < HEAD_CHARS) head += headDecoder.decode(chunk.subarray(0, 4 * HEAD_CHARS), { stream: true });
+    seen += chunk.length;
+    // A character split between two chunks is checked whole, with the next chunk.
+    const text = carry.length ? Buffer.concat([carry, chunk]) : chunk;
+    const cut = completeUtf8(text);
+    if (!isUtf8(text.subarray(0, cut))) plain = false;
+    carry = text.subarray(cut);
+  }
+  if (carry.length) plain = false;
+  return {
+    sha256: h.digest("hex"),
+    plain: plain ? { copy: undefined, encoding: "utf-8", compression: "none", head: head.slice(0, HEAD_CHARS) } : undefined,
+  };
+}
+
+/** The length of `buf` without a trailing incomplete UTF-8 sequence (which may be completed by the next chunk). */
+function completeUtf8(buf: Buffer): number {
+  for (let back = 1; back <= Math.min(3, buf.length); back++) {
+    const b = buf[buf.length - back]!;
+    if ((b & 0xc0) === 0x80) continue;
+    const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+    return need > back ? buf.length - back : buf.length;
+  }
+  return buf.length;
 }

@@ -1,5 +1,5 @@
-import { createHash, randomUUID } from "node:crypto";
-import { createReadStream, existsSync, statSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { existsSync, statSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { CatalogError, IngestError, messageOf } from "../errors.js";
@@ -7,7 +7,7 @@ import type { Lab } from "../lab.js";
 import { LAKE } from "../catalog/catalog.js";
 import { ident, isPlainName, literal } from "../catalog/sql.js";
 import { DEAD_LETTER, STREAM_OFFSETS } from "../stream/sink.js";
-import { decodeText, detectCompression, type DecodedText } from "./decode.js";
+import { decodeText, detectCompression, hashFile, type DecodedText } from "./decode.js";
 import { checkOptions, checkOptionsFit, formatFromName, type IngestOptions, type SourceFormat } from "./options.js";
 import { METADATA, openSource, readErrorFix, type Source } from "./readers.js";
 
@@ -88,7 +88,10 @@ export async function ingestFile(lab: Lab, options: IngestOptions): Promise<Inge
     });
   }
   if (named === "parquet") checkOptionsFit(options, "parquet", file);
-  const sha256 = await hashFile(file);
+  // Plain UTF-8 text is checked while it is hashed, so it is read once before DuckDB reads it.
+  const compression = named === "parquet" ? "none" : await detectCompression(file, options.compression);
+  const utf8 = options.encoding === undefined || options.encoding === "auto" || options.encoding === "utf-8";
+  const { sha256, plain } = await hashFile(file, named !== "parquet" && compression === "none" && utf8);
   await ensureBookkeeping(lab);
 
   // One connection for the whole load (the temp tables it stages are per connection), and one load per table at a time.
@@ -112,8 +115,7 @@ export async function ingestFile(lab: Lab, options: IngestOptions): Promise<Inge
       let format: SourceFormat = named === "json?" ? "jsonl" : named;
       if (named !== "parquet") {
         await mkdir(tempDir, { recursive: true });
-        const compression = await detectCompression(file, options.compression);
-        decoded = await decodeText(file, options.encoding, compression, join(tempDir, "source.txt"));
+        decoded = plain ?? await decodeText(file, options.encoding, compression, join(tempDir, "source.txt"));
         if (named === "json?") format = jsonShape(decoded.head);
         checkOptionsFit(options, format, file);
       }
@@ -207,13 +209,6 @@ function jsonShape(head: string): SourceFormat {
     // A first line that is not a whole value: one pretty-printed object, or JSON lines whose first line is broken.
     return text.startsWith("{") && text.includes("\n") ? "json" : "jsonl";
   }
-}
-
-function hashFile(file: string): Promise<string> {
-  return new Promise((ok, fail) => {
-    const h = createHash("sha256");
-    createReadStream(file).on("data", (d) => h.update(d)).on("error", fail).on("end", () => ok(h.digest("hex")));
-  });
 }
 
 async function ensureBookkeeping(lab: Lab): Promise<void> {

@@ -69,27 +69,47 @@ export function readErrorFix(format: SourceFormat): string {
         : "Check that the file has one JSON object per line.";
 }
 
+/** A column computed once per line while the lines are read, with the value a line the reader rejected gets. */
+interface LineColumn {
+  readonly name: string;
+  /** SQL over the line's text, `raw`. */
+  readonly sql: string;
+  readonly rejected: string;
+}
+
 /**
  * Every physical line of a text file with its 1-based number, none dropped: DuckDB's CSV reader, with no quote and a
- * delimiter that never occurs, is a parallel line reader. A line it cannot take (longer than the limit) is a reject
- * with its line number; the lines after it are renumbered past it, so numbers stay physical.
+ * delimiter that never occurs, is a parallel line reader. The lines are numbered by their position in the table they
+ * are read into (a parallel CREATE TABLE AS keeps the file's order, as `row_number() OVER ()` assumed too, without
+ * serialising the scan). A line it cannot take (longer than the limit) is a reject with its line number; the lines
+ * after it are renumbered past it, so numbers stay physical. `extra` columns are computed in the same parallel pass,
+ * so the passes after it read them instead of working on the text again.
  */
-async function physicalLines(ctx: SourceContext, id: string): Promise<string> {
+async function physicalLines(ctx: SourceContext, id: string, extra: readonly LineColumn[] = []): Promise<{ name: string; free(): Promise<void> }> {
   const { lab, temp } = ctx;
   const ord = `temp.main.ord_${id}`;
   const phys = `temp.main.phys_${id}`;
-  temp.push(`TABLE IF EXISTS ${ord}`, `TABLE IF EXISTS ${phys}`, `TABLE IF EXISTS temp.main.lrej_${id}`, `TABLE IF EXISTS temp.main.lscan_${id}`);
-  await lab.catalog.run(`CREATE TEMP TABLE ord_${id} AS SELECT row_number() OVER () AS ord, text AS raw
+  temp.push(`TABLE IF EXISTS ${ord}`, `TABLE IF EXISTS temp.main.lrej_${id}`, `TABLE IF EXISTS temp.main.lscan_${id}`);
+  const extraSql = extra.map((c) => `, ${c.sql} AS ${ident(c.name)}`).join("");
+  await lab.catalog.run(`CREATE TEMP TABLE ord_${id} AS SELECT raw${extraSql} FROM (SELECT text AS raw
     FROM read_csv(${literal(ctx.path)}, columns = {'text': 'VARCHAR'}, header = false, delim = E'\\x1e\\x1f\\x1e\\x1f', quote = '', escape = '',
                   comment = '', auto_detect = false, compression = 'none', ${sizeOptions()},
-                  store_rejects = true, rejects_table = 'lrej_${id}', rejects_scan = 'lscan_${id}')`);
+                  store_rejects = true, rejects_table = 'lrej_${id}', rejects_scan = 'lscan_${id}'))`);
+  const extraNames = extra.map((c) => `, o.${ident(c.name)}`).join("");
+  if (await number(lab, `SELECT count(*) FROM temp.main.lrej_${id}`) === 0) {
+    // Nothing rejected: the k-th line read is line k.
+    temp.unshift(`VIEW IF EXISTS ${phys}`);
+    await lab.catalog.run(`CREATE TEMP VIEW phys_${id} AS SELECT o.rowid + 1 AS line, o.raw, NULL::VARCHAR AS err${extraNames} FROM ${ord} o`);
+    return { name: phys, free: () => dropAll(lab, [`VIEW IF EXISTS ${phys}`, `TABLE IF EXISTS ${ord}`]) };
+  }
   // Accepted line k is physical line k + (rejected lines before it): g = r_i − i counts accepted lines before reject i.
+  temp.push(`TABLE IF EXISTS ${phys}`);
   await lab.catalog.run(`CREATE TEMP TABLE phys_${id} AS
     WITH r AS (SELECT line, any_value(error_type)::VARCHAR AS err, left(any_value(csv_line), 1000) AS raw FROM temp.main.lrej_${id} GROUP BY line),
          g AS (SELECT line - row_number() OVER (ORDER BY line) AS gap, row_number() OVER (ORDER BY line) AS i FROM r),
          gg AS (SELECT gap, max(i) AS shift FROM g GROUP BY gap)
-    SELECT o.ord + coalesce(gg.shift, 0) AS line, o.raw, NULL::VARCHAR AS err FROM ${ord} o ASOF LEFT JOIN gg ON o.ord > gg.gap
-    UNION ALL SELECT line, raw, err FROM r`);
+    SELECT o.rowid + 1 + coalesce(gg.shift, 0) AS line, o.raw, NULL::VARCHAR AS err${extraNames} FROM ${ord} o ASOF LEFT JOIN gg ON o.rowid + 1 > gg.gap
+    UNION ALL SELECT line, raw, err${extra.map((c) => `, ${c.rejected}`).join("")} FROM r`);
   const check = (await lab.sql(`SELECT count(*)::BIGINT AS n, coalesce(max(line), 0)::BIGINT AS last, count(DISTINCT line)::BIGINT AS d FROM ${phys}`)).rows()[0]!;
   if (Number(check["n"]) !== Number(check["last"]) || Number(check["d"]) !== Number(check["n"])) {
     throw new IngestError(`Could not number the lines of ${ctx.file}: ${check["n"]} lines read, the last numbered ${check["last"]}. Nothing was loaded rather than guess.`, {
@@ -97,7 +117,12 @@ async function physicalLines(ctx: SourceContext, id: string): Promise<string> {
       context: { file: ctx.file },
     });
   }
-  return phys;
+  await dropAll(lab, [`TABLE IF EXISTS ${ord}`]);
+  return { name: phys, free: () => dropAll(lab, [`TABLE IF EXISTS ${phys}`]) };
+}
+
+async function dropAll(lab: Lab, relations: readonly string[]): Promise<void> {
+  for (const r of relations) await lab.catalog.run(`DROP ${r}`);
 }
 
 function checkNames(file: string, names: readonly string[]): void {
@@ -133,7 +158,8 @@ function checkNames(file: string, names: readonly string[]): void {
 async function csvSource(ctx: SourceContext): Promise<Source> {
   const { lab, options, file } = ctx;
   const id = tag();
-  const phys = await physicalLines(ctx, id);
+  const physical = await physicalLines(ctx, id);
+  const phys = physical.name;
   const overlong = (await lab.sql(`SELECT min(line) AS line FROM ${phys} WHERE err IS NOT NULL`)).rows()[0]!["line"];
   if (overlong !== null && overlong !== undefined) {
     throw new IngestError(`${file}: line ${overlong} is longer than the CSV reader's limit of ${Math.round(LIMITS.maxLineBytes / 1048576)} MiB, so it cannot be read; nothing was loaded.`, {
@@ -186,8 +212,17 @@ async function csvSource(ctx: SourceContext): Promise<Source> {
   }
   checkNames(file, described.map((c) => c.name));
 
-  // A first pass finds the rejected records, so the line of every accepted row is known before one is loaded.
-  const rows = await number(lab, `SELECT count(*) FROM ${read(id)}`);
+  // One parse of the records, kept in file order (so the k-th accepted row is the k-th row of the table): it finds
+  // the rejected records, so the line of every accepted row is known before one is loaded, and bronze is loaded from it.
+  const parsed = `temp.main.csv_rows_${id}`;
+  ctx.temp.push(`TABLE IF EXISTS ${parsed}`);
+  // A column of the file named rowid would hide the table's position: number the rows while reading instead (serially).
+  const ordinal = "__dataflow_ordinal";
+  const shadowed = described.some((c) => c.name.toLowerCase() === "rowid");
+  const position = shadowed ? ordinal : "rowid + 1";
+  const columnsOf = (alias: string) => (shadowed ? `${alias}* EXCLUDE (${ordinal})` : `${alias}*`);
+  await lab.catalog.run(`CREATE TEMP TABLE csv_rows_${id} AS SELECT *${shadowed ? `, row_number() OVER () AS ${ordinal}` : ""} FROM ${read(id)}`);
+  const rows = await number(lab, `SELECT count(*) FROM ${parsed}`);
   const headerLines = skip + (header ? 1 : 0);
   const multiColumn = described.length > 1;
   const noQuote = quote === "";
@@ -210,6 +245,8 @@ async function csvSource(ctx: SourceContext): Promise<Source> {
     FROM temp.main.csv_rejects_${id} GROUP BY line`);
   const candidates = `SELECT lnum, line FROM ${logical} WHERE lnum > ${headerLines}${multiColumn ? " AND NOT blank" : ""}`;
   const counts = (await lab.sql(`SELECT
+      (SELECT count(*) FROM ${phys})::BIGINT AS physical,
+      (SELECT count(*) FROM ${logical})::BIGINT AS logical,
       (SELECT count(*) FROM ${logical} WHERE lnum > ${headerLines})::BIGINT AS lines,
       (SELECT count(*) FROM ${logical} WHERE lnum > ${headerLines} AND blank)::BIGINT AS blank,
       (SELECT count(*) FROM (${candidates}))::BIGINT AS records,
@@ -226,12 +263,18 @@ async function csvSource(ctx: SourceContext): Promise<Source> {
       context: { file, option: "quote", ...(where ? { line: Number(open) } : {}) },
     });
   }
-  await lab.catalog.run(`CREATE TEMP TABLE acc_${id} AS
-    SELECT row_number() OVER (ORDER BY c.lnum) AS k, c.line FROM (${candidates}) c ANTI JOIN temp.main.rej_${id} r ON r.lnum = c.lnum`);
-  const ordinal = "__dataflow_ordinal";
+  // Every line a record of its own, none blank (or blank lines are rows) and none rejected: row k is on line headerLines + k.
+  const plain = rejected === 0 && Number(counts["physical"]) === Number(counts["logical"]) && (!multiColumn || Number(counts["blank"]) === 0);
+  if (!plain) {
+    await lab.catalog.run(`CREATE TEMP TABLE acc_${id} AS
+      SELECT row_number() OVER (ORDER BY c.lnum) AS k, c.line FROM (${candidates}) c ANTI JOIN temp.main.rej_${id} r ON r.lnum = c.lnum`);
+  }
+  // The lines' text is no longer needed (rejects keep theirs): free it before the load.
+  await physical.free();
   return {
-    rowsSql: `SELECT c.* EXCLUDE (${ordinal}), a.line AS _row_number
-      FROM (SELECT *, row_number() OVER () AS ${ordinal} FROM ${read(`${id}_l`)}) c JOIN temp.main.acc_${id} a ON a.k = c.${ordinal}`,
+    rowsSql: plain
+      ? `SELECT ${columnsOf("")}, ${position} + ${headerLines} AS _row_number FROM ${parsed}`
+      : `SELECT ${columnsOf("c.")}, a.line AS _row_number FROM ${parsed} c JOIN temp.main.acc_${id} a ON a.k = c.${position}`,
     columns: [...described, { name: "_row_number", type: "BIGINT" }],
     rejectsSql: `SELECT l.line, r.raw, CASE WHEN r.error = '${OVERLONG}' THEN ${literal(overlongReason())} ELSE r.error END AS error
       FROM temp.main.rej_${id} r JOIN ${logical} l ON l.lnum = r.lnum`,
@@ -250,6 +293,14 @@ async function csvSource(ctx: SourceContext): Promise<Source> {
 async function jsonSource(ctx: SourceContext): Promise<Source> {
   const { lab, file } = ctx;
   const id = tag();
+  // Each record's text is parsed here once to class it: 0 a JSON object (a row), 1 blank, 2 anything else (a
+  // reject). Only a line that is not valid JSON is trimmed: trim with a character set is slower than the JSON check.
+  const kind: LineColumn = {
+    name: "kind",
+    sql: `(CASE WHEN json_valid(raw) THEN CASE WHEN json_type(raw) = 'OBJECT' THEN 0 ELSE 2 END
+      WHEN raw IS NULL OR trim(raw, E' \\t\\r') = '' THEN 1 ELSE 2 END)::UTINYINT`,
+    rejected: "2::UTINYINT",
+  };
   let phys: string;
   let unit = "line";
   if (ctx.format === "json") {
@@ -259,32 +310,30 @@ async function jsonSource(ctx: SourceContext): Promise<Source> {
     // '[' is an array of records; anything else one or more (pretty-printed) objects, each a record. read_json_objects
     // keeps each element's text as written; read_json would infer a STRUCT and print it back as {'a': 2.5} for 2.50.
     const shape = ctx.head.trimStart().startsWith("[") ? "array" : "unstructured";
-    await lab.catalog.run(`CREATE TEMP TABLE elems_${id} AS SELECT row_number() OVER () AS line, json::VARCHAR AS raw, NULL::VARCHAR AS err
-      FROM read_json_objects(${literal(ctx.path)}, format = '${shape}', compression = 'uncompressed', maximum_object_size = ${LIMITS.maxLineBytes})`);
+    await lab.catalog.run(`CREATE TEMP TABLE elems_${id} AS SELECT line, raw, NULL::VARCHAR AS err, ${kind.sql} AS kind FROM (
+      SELECT row_number() OVER () AS line, json::VARCHAR AS raw
+      FROM read_json_objects(${literal(ctx.path)}, format = '${shape}', compression = 'uncompressed', maximum_object_size = ${LIMITS.maxLineBytes}))`);
   } else {
-    phys = await physicalLines(ctx, id);
+    phys = (await physicalLines(ctx, id, [kind])).name;
   }
-  const view = `temp.main.records_${id}`;
-  ctx.temp.unshift(`VIEW IF EXISTS ${view}`);
-  await lab.catalog.run(`CREATE TEMP VIEW records_${id} AS
-    SELECT line, raw, err,
-      err IS NULL AND (raw IS NULL OR trim(raw, E' \\t\\r') = '') AS blank,
-      CASE WHEN err IS NULL AND raw IS NOT NULL AND json_valid(raw) THEN json_type(raw) = 'OBJECT' ELSE false END AS ok
-    FROM ${phys}`);
-  const keys = (await lab.sql(`SELECT DISTINCT unnest(json_keys(raw)) AS k FROM ${view} WHERE ok ORDER BY k`)).column("k") as string[];
+  const keys = (await lab.sql(`SELECT DISTINCT unnest(json_keys(raw)) AS k FROM ${phys} WHERE kind = 0 ORDER BY k`)).column("k") as string[];
   checkNames(file, keys);
-  const counts = (await lab.sql(`SELECT count(*)::BIGINT AS lines, count(*) FILTER (WHERE blank)::BIGINT AS blank,
-    count(*) FILTER (WHERE ok)::BIGINT AS rows, count(*) FILTER (WHERE NOT ok AND NOT blank)::BIGINT AS rejected FROM ${view}`)).rows()[0]!;
-  const cols = keys.map((k) => `json_extract_string(raw, ${literal("$." + jsonPathKey(k))}) AS ${ident(k)}`);
+  const counts = (await lab.sql(`SELECT count(*)::BIGINT AS lines, count(*) FILTER (WHERE kind = 1)::BIGINT AS blank,
+    count(*) FILTER (WHERE kind = 0)::BIGINT AS rows, count(*) FILTER (WHERE kind = 2)::BIGINT AS rejected FROM ${phys}`)).rows()[0]!;
+  // One parse per row for all its values: a multi-path extract gives them as a list, in the order of the paths.
+  const paths = `[${keys.map((k) => literal("$." + jsonPathKey(k))).join(", ")}]`;
+  const cols = keys.map((k, i) => `v[${i + 1}] AS ${ident(k)}`);
   return {
-    rowsSql: `SELECT ${cols.length ? cols.join(", ") + "," : ""} line AS _row_number FROM ${view} WHERE ok`,
+    rowsSql: keys.length
+      ? `SELECT ${cols.join(", ")}, line AS _row_number FROM (SELECT json_extract_string(raw, ${paths}) AS v, line FROM ${phys} WHERE kind = 0)`
+      : `SELECT line AS _row_number FROM ${phys} WHERE kind = 0`,
     columns: [...keys.map((k) => ({ name: k, type: "VARCHAR" })), { name: "_row_number", type: "BIGINT" }],
     rejectsSql: `SELECT line, raw, CASE
         WHEN err = '${OVERLONG}' THEN ${literal(overlongReason())}
         WHEN err IS NOT NULL THEN err
         WHEN json_valid(raw) THEN 'valid JSON but not an object'
         ELSE ${literal(`${unit} is not valid JSON`)} END AS error
-      FROM ${view} WHERE NOT ok AND NOT blank`,
+      FROM ${phys} WHERE kind = 2`,
     lines: Number(counts["lines"]), rows: Number(counts["rows"]), rejected: Number(counts["rejected"]), blankLines: Number(counts["blank"]),
     read: ctx.format === "json" ? { records: "array elements, numbered by index" } : {},
     paths: [ctx.path],

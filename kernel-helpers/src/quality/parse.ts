@@ -51,6 +51,9 @@ const DEFAULT_TRUE = ["true", "t", "yes", "y", "1"];
 const DEFAULT_FALSE = ["false", "f", "no", "n", "0"];
 // Padding is not part of a value; NBSP is in the set because spreadsheets pad with it.
 const PADDING = " \t\r\n\u00a0";
+// A value that neither starts nor ends with padding is its own trimmed value; checking that is much cheaper than
+// trim with a set of characters, which then runs only on the (few) padded values.
+const UNPADDED = "[^ \\t\\r\\n\\x{00a0}](?s:.*[^ \\t\\r\\n\\x{00a0}])?";
 
 function kindOf(type: string): Kind {
   if (type.endsWith("[]")) return "list";
@@ -195,7 +198,7 @@ function checkFormat(format: string, kind: Kind, type: string, refuse: (why: str
 /** The bronze value as it counts for not_null: blank text in a typed column is a missing value, not a bad one. */
 export function presentSql(plan: ColumnPlan, raw: string, rawIsText: boolean): string {
   if (!rawIsText || kindOf(plan.type) === "text") return raw;
-  return `NULLIF(trim(${raw}, ${literal(PADDING)}), '')`;
+  return `CASE WHEN regexp_full_match(${raw}, ${literal(UNPADDED)}) THEN ${raw} ELSE NULLIF(trim(${raw}, ${literal(PADDING)}), '') END`;
 }
 
 /**
@@ -239,7 +242,8 @@ function textSql(plan: ColumnPlan, kind: Kind, t: string): string {
       // "3.0" and "3.00" are 3 (tools that store integers as floats write them); "3.000" is not, since in many
       // exports it means three thousand, and "2.99" never is.
       const pattern = `^[+-]?${integerPart(plan)}(?:${re(plan.decimal)}0{1,2})?$`;
-      return match(pattern, `TRY_CAST(regexp_replace(${normalised(plan, t)}, '\\.0*$', '') AS ${T})`);
+      const n = normalised(plan, t);
+      return match(pattern, `TRY_CAST(CASE WHEN contains(${n}, '.') THEN regexp_replace(${n}, '\\.0*$', '') ELSE ${n} END AS ${T})`);
     }
     case "decimal": {
       const scale = Number(/,(\d+)\)/.exec(T)![1]);
