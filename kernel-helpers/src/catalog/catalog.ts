@@ -97,6 +97,7 @@ export class Catalog {
     if (settings.extensionDirectory) options["extension_directory"] = settings.extensionDirectory;
     // An in-memory engine spills to ./.tmp by default, i.e. wherever the kernel was started; keep it in the lab.
     options["temp_directory"] = join(settings.home, ".duckdb-tmp");
+    options["memory_limit"] = settings.memoryLimit;
     const instance = await DuckDBInstance.create(":memory:", options);
     const connection = await instance.connect();
     const where = settings.catalog.kind === "duckdb-file" ? settings.catalog.path : redact(settings.catalog.url);

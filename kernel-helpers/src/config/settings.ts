@@ -30,6 +30,8 @@ export interface LabSettings {
   readonly tracking: TrackingSettings;
   /** Where DuckDB looks for extension binaries (see kernel-helpers/duckdb-pin.json). */
   readonly extensionDirectory: string | undefined;
+  /** DuckDB's memory_limit for this kernel, e.g. "2GB"; beyond it, work spills to the lab's temp folder. */
+  readonly memoryLimit: string;
   /**
    * The workshop user whose namespace this lab is (JupyterHub sets JUPYTERHUB_USER), or undefined for a
    * single-user lab. With services it scopes object keys and the DuckLake catalog; see userNamespace().
@@ -42,6 +44,7 @@ export const ENV = {
   home: "DATAFLOW_LAB_HOME",
   catalog: "DATAFLOW_CATALOG_URL",
   extensions: "DATAFLOW_DUCKDB_EXTENSIONS",
+  memoryLimit: "DATAFLOW_MEMORY_LIMIT",
   s3Endpoint: "AWS_ENDPOINT_URL_S3",
   endpoint: "AWS_ENDPOINT_URL",
   region: "AWS_REGION",
@@ -83,8 +86,28 @@ export function resolveSettings(env: Env = process.env, cwd: string = process.cw
         ? { kind: "mlflow-server", uri: mlflow }
         : { kind: "mlflow-file-store", path: mlflow ? mlflow.replace(/^file:(\/\/)?/, "") : join(home, "mlflow") },
     extensionDirectory: nonEmpty(env[ENV.extensions]) ?? projectExtensionDirectory(cwd),
+    memoryLimit: memoryLimit(nonEmpty(env[ENV.memoryLimit])),
     user: labUser(env),
   };
+}
+
+/**
+ * DuckDB's own default is 80% of the machine's memory, per kernel: on a workshop hub, a few trainees' kernels would
+ * take the machine. 2 GB keeps a kernel's peak near 3 GB even at 10M orders (the rest spills to disk) and does not
+ * bind at the walkthroughs' sizes; a data engineer with a large machine raises it.
+ */
+export const DEFAULT_MEMORY_LIMIT = "2GB";
+
+function memoryLimit(value: string | undefined): string {
+  if (value === undefined) return DEFAULT_MEMORY_LIMIT;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$/i.exec(value);
+  if (!m || Number(m[1]) <= 0) {
+    throw new ConfigError(`${ENV.memoryLimit}=${JSON.stringify(value)} is not an amount of memory.`, {
+      fix: `Give a number and a unit, e.g. ${ENV.memoryLimit}=4GB (KB, MB, GB, TB or KiB, MiB, GiB, TiB), or unset it for ${DEFAULT_MEMORY_LIMIT}.`,
+      context: { variable: ENV.memoryLimit },
+    });
+  }
+  return `${m[1]}${m[2]!.replace(/^(.)(i?)(b)$/i, (_x, a: string, i: string) => `${a.toUpperCase()}${i ? "i" : ""}B`)}`;
 }
 
 /**
@@ -219,7 +242,7 @@ export function describeSettings(s: LabSettings): string[] {
   const catalog = s.catalog.kind === "duckdb-file" ? `DuckLake in a DuckDB file ${s.catalog.path}` : `DuckLake in PostgreSQL ${redact(s.catalog.url)}`;
   const stream = s.stream.kind === "landing-folder" ? `JSON-lines landing folder ${s.stream.path}` : `Kafka at ${s.stream.bootstrapServers}`;
   const tracking = s.tracking.kind === "mlflow-file-store" ? `MLflow file store ${s.tracking.path}` : `MLflow server at ${s.tracking.uri}`;
-  const lines = [`storage   ${storage}`, `catalog   ${catalog}`, `stream    ${stream}`, `tracking  ${tracking}`];
+  const lines = [`storage   ${storage}`, `catalog   ${catalog} (engine memory ${s.memoryLimit}, beyond it spills to disk)`, `stream    ${stream}`, `tracking  ${tracking}`];
   // Only shown when set, so a single-user lab prints exactly what it always did.
   if (s.user !== undefined) lines.push(`user      ${s.user} (objects under users/${s.user}/ when on S3)`);
   return lines;

@@ -98,7 +98,7 @@ async function refineOnce(lab: Lab, spec: RefineSpec, names: { source: TableName
     columns: plans.map((plan, i) => ({ plan, rawType: rawTypes[i]! })),
     rules: spec.rules, target, targetExists: targetExisted,
     carry: ["_batch_id", "_source_file", "_row_number", "_ingested_at"],
-    order: "_ingested_at, _batch_id, _row_number",
+    order: ["_ingested_at", "_batch_id", "_row_number"],
   });
   await lab.catalog.run(`CREATE TEMP TABLE refine_${id} AS ${staged.sql}`);
 

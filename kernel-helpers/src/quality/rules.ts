@@ -61,6 +61,11 @@ export interface RuleContext {
   readonly targetExists: boolean;
 }
 
+/** The staged column that is TRUE on a row whose unique key an earlier row of the batch already has. */
+export function laterColumn(column: string): string {
+  return `__later_${column}`;
+}
+
 /** SQL that is TRUE when the row fails `rule`. NULL counts as pass, except for not_null. */
 export function failureSql(rule: Rule, ctx: RuleContext): string {
   const v = ctx.typed(rule.column);
@@ -77,9 +82,11 @@ export function failureSql(rule: Rule, ctx: RuleContext): string {
     case "accepted_values":
       return `(${v} IS NOT NULL AND ${v}::VARCHAR NOT IN (${rule.values.map((x) => literal(x)).join(", ")}))`;
     case "unique": {
-      const dup = `(${v} IS NOT NULL AND s.${ident("__rank_" + rule.column)} > 1)`;
+      const dup = `(${v} IS NOT NULL AND s.${ident(laterColumn(rule.column))})`;
+      // IN over a subquery, not a correlated EXISTS: DuckDB then builds one hash table of the keys instead of first
+      // collecting the batch's distinct values to join them back (a third of the staging time at 10M rows).
       const existing = ctx.targetExists
-        ? ` OR (${v} IS NOT NULL AND EXISTS (SELECT 1 FROM ${ctx.target} t WHERE t.${ident(rule.column)} = ${v}))`
+        ? ` OR (${v} IS NOT NULL AND ${v} IN (SELECT ${ident(rule.column)} FROM ${ctx.target} WHERE ${ident(rule.column)} IS NOT NULL))`
         : "";
       return `(${dup}${existing})`;
     }
@@ -87,7 +94,9 @@ export function failureSql(rule: Rule, ctx: RuleContext): string {
       return `(${v} IS NOT NULL AND NOT regexp_full_match(${v}::VARCHAR, ${literal(EMAIL_PATTERN)}))`;
     case "foreign_key": {
       const ref = qualified(parseTableName(rule.references, "referenced table"));
-      return `(${v} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ${ref} r WHERE r.${ident(rule.referencedColumn)} = ${v}))`;
+      // NOT IN is NULL when the list holds a NULL: the referenced NULLs (which match nothing anyway) are left out.
+      const c = ident(rule.referencedColumn);
+      return `(${v} IS NOT NULL AND ${v} NOT IN (SELECT ${c} FROM ${ref} WHERE ${c} IS NOT NULL))`;
     }
   }
 }

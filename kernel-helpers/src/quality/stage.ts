@@ -1,6 +1,6 @@
 import { ident, literal } from "../catalog/sql.js";
-import { isText, parsedSql, presentSql, type ColumnPlan } from "./parse.js";
-import { failureSql, parseRuleName, ruleName, type Rule } from "./rules.js";
+import { canonicalSql, isText, parsedSql, presentSql, type ColumnPlan } from "./parse.js";
+import { failureSql, laterColumn, parseRuleName, ruleName, type Rule } from "./rules.js";
 
 /** What to stage: new source rows, the declared silver columns, the rules, and the columns carried through. */
 export interface StageSpec {
@@ -14,22 +14,22 @@ export interface StageSpec {
   readonly targetExists: boolean;
   /** Source columns kept unchanged (lineage, stream metadata). */
   readonly carry: readonly string[];
-  /** Which of two rows with the same unique key came first (it stays clean; later ones fail). */
-  readonly order: string;
+  /**
+   * Carried columns that order the rows: of two rows with the same unique key, the first stays clean and later ones
+   * fail. Together they identify a row (a bronze batch and line, a partition and offset).
+   */
+  readonly order: readonly string[];
 }
 
 /**
  * The one way a batch becomes silver, shared by refine() and the live refresh: parse every declared column strictly,
- * rank duplicates, evaluate every rule, in one pass. The SELECT gives the typed columns, the carried ones, and
+ * find later duplicates, evaluate every rule, in one pass. The SELECT gives the typed columns, the carried ones, and
  * `__failed`, the names of the rules a row fails (empty: clean). `rules` lists every name, parse rules included.
  */
 export function stageSql(spec: StageSpec): { sql: string; rules: string[] } {
-  const cols = spec.columns.map(({ plan, rawType }) => ({
-    plan,
-    input: `${plan.rawExpr} AS ${ident("__in_" + plan.name)}`,
-    present: `${presentSql(plan, `s.${ident("__in_" + plan.name)}`, isText(rawType))} AS ${ident("__raw_" + plan.name)}`,
-    parsed: `${parsedSql(plan, `s.${ident("__raw_" + plan.name)}`, rawType)} AS ${ident(plan.name)}`,
-  }));
+  const missing = spec.order.filter((c) => !spec.carry.includes(c));
+  if (missing.length) throw new Error(`stageSql: order columns ${missing.join(", ")} must be carried`);
+  const cols = spec.columns.map((c) => ({ ...c, ...steps(c.plan, c.rawType) }));
   const carry = spec.carry.map((c) => `s.${ident(c)}`).join(", ");
   const ctx = { typed: (c: string) => `s.${ident(c)}`, raw: (c: string) => `s.${ident("__raw_" + c)}`, target: spec.target, targetExists: spec.targetExists };
   const checks = [
@@ -41,19 +41,65 @@ export function stageSql(spec: StageSpec): { sql: string; rules: string[] } {
     ...spec.rules.map((r) => ({ name: ruleName(r), sql: failureSql(r, ctx) })),
   ];
   const failed = `list_filter([${checks.map((c) => `CASE WHEN ${c.sql} THEN ${literal(c.name)} END`).join(", ")}], x -> x IS NOT NULL)`;
-  const ranks = spec.rules.filter((r) => r.kind === "unique").map(
-    (r) => `row_number() OVER (PARTITION BY ${ident(r.column)} ORDER BY ${spec.order}) AS ${ident("__rank_" + r.column)}`,
-  );
+
+  // Duplicates without ranking every row (a window over the whole batch is the costliest step at scale): the keys seen
+  // more than once are found on the key column alone, only their rows are ranked, and each row is then compared with
+  // its key's first row. A row with exactly the first row's order (it cannot be told from it) fails too.
+  const uniques = [...new Set(spec.rules.filter((r) => r.kind === "unique").map((r) => r.column))];
+  const order = spec.order.map((c) => ident(c)).join(", ");
+  const firsts = uniques.map((column, i) => {
+    const c = cols.find((x) => x.plan.name === column);
+    if (!c) throw new Error(`stageSql: unique column ${column} is not declared`);
+    const keys = `SELECT k, ${order} FROM (SELECT ${c.parsed("p", "ok", "t")} AS k, ${order} FROM (
+        SELECT ${c.present("i", "t")} AS p${c.canonical ? `, ${c.canonical("i", "t")} AS ok, t` : ""}, ${order} FROM (
+        SELECT i${c.canonical ? `, TRY_CAST(i AS ${c.plan.type}) AS t` : ""}, ${order} FROM (SELECT ${c.input} AS i, ${order} FROM ${spec.from}) s) s) s) s WHERE k IS NOT NULL`;
+    return {
+      name: `__first_${i}`,
+      later: laterColumn(column),
+      key: `s.${ident(column)}`,
+      sql: `__first_${i} AS (SELECT k, o, same FROM (
+          SELECT k, row(${order}) AS o, row_number() OVER (PARTITION BY k ORDER BY ${order}) AS rn,
+                 count(*) OVER (PARTITION BY k, ${order}) AS same
+          FROM (${keys}) d WHERE k IN (SELECT k FROM (${keys}) GROUP BY k HAVING count(*) > 1)) WHERE rn = 1)`,
+    };
+  });
+  const later = firsts.map((f) => `(${f.name}.k IS NOT NULL AND (row(${spec.order.map((c) => `s.${ident(c)}`).join(", ")}) IS DISTINCT FROM ${f.name}.o OR ${f.name}.same > 1)) AS ${ident(f.later)}`);
+  const joins = firsts.map((f) => `LEFT JOIN ${f.name} ON ${f.name}.k = ${f.key}`).join(" ");
+
+  const col = (prefix: string, c: { plan: ColumnPlan }) => `s.${ident(prefix + c.plan.name)}`;
   const sql = `WITH src AS (
-      SELECT ${cols.map((c) => c.input).join(", ")}, ${carry} FROM ${spec.from}
+      SELECT ${cols.map((c) => `${c.input} AS ${ident("__in_" + c.plan.name)}`).join(", ")}, ${carry} FROM ${spec.from}
+    ), casts AS (
+      SELECT *${cols.filter((c) => c.canonical).map((c) => `, TRY_CAST(${col("__in_", c)} AS ${c.plan.type}) AS ${ident("__cast_" + c.plan.name)}`).join("")} FROM src s
     ), present AS (
-      SELECT ${cols.map((c) => c.present).join(", ")}, ${carry} FROM src s
+      SELECT ${cols.map((c) => `${c.present(col("__in_", c), col("__cast_", c))} AS ${ident("__raw_" + c.plan.name)}${c.canonical
+        ? `, ${c.canonical(col("__in_", c), col("__cast_", c))} AS ${ident("__ok_" + c.plan.name)}, ${col("__cast_", c)}` : ""}`).join(", ")}, ${carry} FROM casts s
     ), base AS (
-      SELECT ${cols.map((c) => `${c.parsed}, s.${ident("__raw_" + c.plan.name)}`).join(", ")}, ${carry} FROM present s
-    ), ranked AS (
-      SELECT *${ranks.length ? ", " + ranks.join(", ") : ""} FROM base
+      SELECT ${cols.map((c) => `${c.parsed(col("__raw_", c), col("__ok_", c), col("__cast_", c))} AS ${ident(c.plan.name)}, ${col("__raw_", c)}`).join(", ")}, ${carry} FROM present s
+    )${firsts.map((f) => `, ${f.sql}`).join("")}, ranked AS (
+      SELECT s.*${later.length ? ", " + later.join(", ") : ""} FROM base s ${joins}
     )
     SELECT ${cols.map((c) => `s.${ident(c.plan.name)}`).join(", ")}, ${carry}, ${failed} AS __failed
     FROM ranked s`;
   return { sql, rules: checks.map((c) => c.name) };
+}
+
+/**
+ * A column's steps as SQL: its bronze value; that value as it counts (blank is missing); its typed value. A value
+ * already in the type's canonical form (`ok`, from its `cast`) skips the patterns of the last two steps.
+ */
+function steps(plan: ColumnPlan, rawType: string) {
+  const canonical = canonicalSql(plan, rawType);
+  return {
+    input: plan.rawExpr,
+    canonical,
+    present: (input: string, cast: string) => {
+      const sql = presentSql(plan, input, isText(rawType));
+      return canonical && sql !== input ? `CASE WHEN ${canonical(input, cast)} THEN ${input} ELSE ${sql} END` : sql;
+    },
+    parsed: (present: string, ok: string, cast: string) => {
+      const sql = parsedSql(plan, present, rawType);
+      return canonical ? `CASE WHEN ${ok} THEN ${cast} ELSE ${sql} END` : sql;
+    },
+  };
 }

@@ -107,7 +107,7 @@ async function refreshOnce(lab: Lab): Promise<LiveRefreshReport> {
         // Rebuilt, the silver table is emptied first: uniqueness is within these rows only.
         rules, target: source.silver, targetExists: !rebuild,
         carry: ["_topic", "_partition", "_offset", "_value"],
-        order: "_partition, _offset",
+        order: ["_partition", "_offset"],
       });
       await lab.catalog.run(`CREATE TEMP TABLE ${stage} AS ${batch.sql}`);
       const counts = (await lab.sql(`SELECT count(*)::BIGINT AS n, count(*) FILTER (len(__failed) = 0)::BIGINT AS ok FROM temp.main.${stage}`)).rows()[0]!;

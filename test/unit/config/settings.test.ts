@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { describeSettings, resolveSettings } from "../../../kernel-helpers/src/index.js";
 import { redact } from "../../../kernel-helpers/src/config/settings.js";
+import { ConfigError } from "../../../kernel-helpers/src/errors.js";
 
 test("with no variables set, every component is embedded under the lab home", () => {
   const s = resolveSettings({ DATAFLOW_LAB_HOME: "/tmp/lab-x" });
@@ -98,4 +99,14 @@ test("every configured component's address is printed without its secrets, or re
   }
   assert.throws(() => resolveSettings({ KAFKA_BOOTSTRAP_SERVERS: "PLAINTEXT://kafka:9092" }), /is not a list of host:port brokers/);
   assert.equal(resolveSettings({ KAFKA_BOOTSTRAP_SERVERS: "kafka:9092, 127.0.0.1:19092" }).stream.kind, "kafka");
+});
+
+test("DuckDB's memory limit is 2GB unless DATAFLOW_MEMORY_LIMIT says otherwise; a value that is not an amount is refused", () => {
+  assert.equal(resolveSettings({}).memoryLimit, "2GB");
+  assert.equal(resolveSettings({ DATAFLOW_MEMORY_LIMIT: " 6gb " }).memoryLimit, "6GB");
+  assert.equal(resolveSettings({ DATAFLOW_MEMORY_LIMIT: "1.5GiB" }).memoryLimit, "1.5GiB");
+  for (const bad of ["lots", "4", "-1GB", "0GB", "4 GB; DROP TABLE x"]) {
+    assert.throws(() => resolveSettings({ DATAFLOW_MEMORY_LIMIT: bad }),
+      (e: unknown) => e instanceof ConfigError && e.message.includes("DATAFLOW_MEMORY_LIMIT") && /e\.g\. DATAFLOW_MEMORY_LIMIT=4GB/.test(e.fix ?? ""), bad);
+  }
 });

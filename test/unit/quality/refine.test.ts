@@ -82,3 +82,16 @@ test("a column can be derived with an expression over bronze columns", async () 
     assert.equal((await lab.sql("SELECT email FROM silver.c")).scalar(), "a@x.org");
   });
 });
+
+test("of rows sharing a key, the earliest (batch, then line) stays clean, whatever way the key is written; missing keys are never duplicates", async () => {
+  await withLab(async (lab, dir) => {
+    // Two batches refined in one run: the first file's rows come first. " 7" and "7.0" are the key 7 as well.
+    await ingestFile(lab, { file: await file(dir, "a.csv", "id,v\n5,a1\n7.0,a2\n,a3\n5,a4\n"), table: "keys" });
+    await ingestFile(lab, { file: await file(dir, "b.csv", "id,v\n 7,b1\n9,b2\n5,b3\n,b4\n9,b5\n"), table: "keys" });
+    const r = await refine(lab, { source: "bronze.keys", target: "silver.keys", columns: { id: "BIGINT", v: "VARCHAR" }, rules: [unique("id")] });
+    assert.deepEqual([r.rowsIn, r.clean, r.byRule["unique(id)"]], [9, 5, 4]);
+    assert.deepEqual((await lab.sql("SELECT v FROM silver.keys ORDER BY v")).column("v"), ["a1", "a2", "a3", "b2", "b4"]);
+    const later = (await lab.sql(`SELECT row_data->>'v' AS v FROM ${QUARANTINE} WHERE list_contains(failed_rules, 'unique(id)') ORDER BY v`)).column("v");
+    assert.deepEqual(later, ["a4", "b1", "b3", "b5"]);
+  });
+});
