@@ -27,6 +27,9 @@ test("the pipeline benchmark writes per-layer timings and reconciles with the ge
       assert.equal(result.silver[`silver.${t}`].clean, result.expected[t].clean, `silver.${t} clean rows`);
       assert.equal(result.silver[`silver.${t}`].quarantined, result.expected[t].quarantined, `silver.${t} quarantined rows`);
     }
+    // The raw-DuckDB reference does the same work: its clean rows are the generator's too.
+    assert.equal(result.reference.sameOutputs, true, `raw reference: ${JSON.stringify(result.reference)}`);
+    assert.ok(result.reference.rawDuckdb.total > 0 && result.reference.labOverRaw > 0, JSON.stringify(result.reference));
     // Pruning and compaction figures are there, and say what they must (sizes, not speeds).
     const { unpartitioned, partitioned } = result.layout;
     assert.ok(partitioned.oneMonth.files < partitioned.everything.files, `a month reads fewer partition files: ${JSON.stringify(partitioned)}`);

@@ -89,8 +89,7 @@ async function refineOnce(lab: Lab, spec: RefineSpec, names: { source: TableName
   const id = randomUUID().replaceAll("-", "").slice(0, 12);
   const stage = `temp.main.refine_${id}`;
   const targetExisted = (await lab.sql(`SELECT count(*) FROM ${target}`)).number() > 0;
-  // Only typed values, lineage and the failed rules are kept; the raw row is fetched from bronze for the (few)
-  // quarantined rows only.
+  // Only typed values, lineage, the failed rules and, for the (few) failing rows, the bronze row are kept.
   const staged = stageSql({
     from: `${source} s WHERE s._batch_id NOT IN (
         SELECT DISTINCT _batch_id FROM ${target} WHERE _batch_id IS NOT NULL
@@ -98,7 +97,7 @@ async function refineOnce(lab: Lab, spec: RefineSpec, names: { source: TableName
     columns: plans.map((plan, i) => ({ plan, rawType: rawTypes[i]! })),
     rules: spec.rules, target, targetExists: targetExisted,
     carry: ["_batch_id", "_source_file", "_row_number", "_ingested_at"],
-    order: ["_ingested_at", "_batch_id", "_row_number"],
+    order: ["_ingested_at", "_batch_id", "_row_number"], rowData: true,
   });
   await lab.catalog.run(`CREATE TEMP TABLE refine_${id} AS ${staged.sql}`);
 
@@ -123,9 +122,8 @@ async function refineOnce(lab: Lab, spec: RefineSpec, names: { source: TableName
       await lab.catalog.run(`INSERT INTO ${target} (${names}) SELECT ${names} FROM ${stage} WHERE len(__failed) = 0`);
       await lab.catalog.run(`INSERT INTO ${QUARANTINE}
         SELECT ${literal(runId)}, ${literal(sourceName!)}, ${literal(targetName)}, q._batch_id, q._source_file, q._row_number,
-               q.__failed, to_json(b), now()
-        FROM ${stage} q JOIN ${source} b ON b._batch_id = q._batch_id AND b._row_number = q._row_number
-        WHERE len(q.__failed) > 0`);
+               q.__failed, q.__row_data, now()
+        FROM ${stage} q WHERE len(q.__failed) > 0`);
       await lab.catalog.run(`INSERT INTO ${QUALITY_RUNS} VALUES (?, ?, ?, ?, ?, ?, ?, ?::JSON, now())`, [
         runId, sourceName!, targetName, Number(counts["batches"]), rowsIn, clean, rowsIn - clean, JSON.stringify(byRule),
       ]);

@@ -19,6 +19,11 @@ export interface StageSpec {
    * fail. Together they identify a row (a bronze batch and line, a partition and offset).
    */
   readonly order: readonly string[];
+  /**
+   * Keep each failing row's source row as JSON (`__row_data`), as the quarantine records it: a few failing rows then
+   * need no second read of the whole source, which at 10M rows cost more than staging them.
+   */
+  readonly rowData?: boolean;
 }
 
 /**
@@ -30,7 +35,7 @@ export function stageSql(spec: StageSpec): { sql: string; rules: string[] } {
   const missing = spec.order.filter((c) => !spec.carry.includes(c));
   if (missing.length) throw new Error(`stageSql: order columns ${missing.join(", ")} must be carried`);
   const cols = spec.columns.map((c) => ({ ...c, ...steps(c.plan, c.rawType) }));
-  const carry = spec.carry.map((c) => `s.${ident(c)}`).join(", ");
+  const carry = [...spec.carry.map((c) => `s.${ident(c)}`), ...(spec.rowData ? ["s.__row"] : [])].join(", ");
   const ctx = { typed: (c: string) => `s.${ident(c)}`, raw: (c: string) => `s.${ident("__raw_" + c)}`, target: spec.target, targetExists: spec.targetExists };
   const checks = [
     // Text columns always read; only typed columns can fail to parse.
@@ -68,7 +73,7 @@ export function stageSql(spec: StageSpec): { sql: string; rules: string[] } {
 
   const col = (prefix: string, c: { plan: ColumnPlan }) => `s.${ident(prefix + c.plan.name)}`;
   const sql = `WITH src AS (
-      SELECT ${cols.map((c) => `${c.input} AS ${ident("__in_" + c.plan.name)}`).join(", ")}, ${carry} FROM ${spec.from}
+      SELECT ${cols.map((c) => `${c.input} AS ${ident("__in_" + c.plan.name)}`).join(", ")}, ${carry.replace("s.__row", "s AS __row")} FROM ${spec.from}
     ), casts AS (
       SELECT *${cols.filter((c) => c.canonical).map((c) => `, TRY_CAST(${col("__in_", c)} AS ${c.plan.type}) AS ${ident("__cast_" + c.plan.name)}`).join("")} FROM src s
     ), present AS (
@@ -79,8 +84,10 @@ export function stageSql(spec: StageSpec): { sql: string; rules: string[] } {
     )${firsts.map((f) => `, ${f.sql}`).join("")}, ranked AS (
       SELECT s.*${later.length ? ", " + later.join(", ") : ""} FROM base s ${joins}
     )
-    SELECT ${cols.map((c) => `s.${ident(c.plan.name)}`).join(", ")}, ${carry}, ${failed} AS __failed
-    FROM ranked s`;
+    , checked AS (
+      SELECT ${cols.map((c) => `s.${ident(c.plan.name)}`).join(", ")}, ${carry}, ${failed} AS __failed FROM ranked s
+    )
+    SELECT ${spec.rowData ? "* EXCLUDE (__row), CASE WHEN len(__failed) > 0 THEN to_json(__row) END AS __row_data" : "*"} FROM checked`;
   return { sql, rules: checks.map((c) => c.name) };
 }
 
