@@ -89,17 +89,28 @@ async function refineOnce(lab: Lab, spec: RefineSpec, names: { source: TableName
   const id = randomUUID().replaceAll("-", "").slice(0, 12);
   const stage = `temp.main.refine_${id}`;
   const targetExisted = (await lab.sql(`SELECT count(*) FROM ${target}`)).number() > 0;
+  const from = `${source} s WHERE s._batch_id NOT IN (
+        SELECT DISTINCT _batch_id FROM ${target} WHERE _batch_id IS NOT NULL
+        UNION SELECT DISTINCT batch_id FROM ${QUARANTINE} WHERE lower(target_table) = ${literal(targetName.toLowerCase())})`;
+  // A batch is one landed file, so the file's path need not be staged with every row (at 20M rows it was a third of
+  // the staging's memory and time): it is looked up per batch when the rows are written. Only a source where one
+  // batch holds several files carries the path row by row.
+  const files = `temp.main.refine_files_${id}`;
+  await lab.catalog.run(`CREATE TEMP TABLE refine_files_${id} AS SELECT DISTINCT s._batch_id, s._source_file FROM ${from}`);
+  const perBatch = (await lab.sql(`SELECT count(*) = count(DISTINCT _batch_id) FROM ${files}`)).scalar() === true;
   // Only typed values, lineage, the failed rules and, for the (few) failing rows, the bronze row are kept.
   const staged = stageSql({
-    from: `${source} s WHERE s._batch_id NOT IN (
-        SELECT DISTINCT _batch_id FROM ${target} WHERE _batch_id IS NOT NULL
-        UNION SELECT DISTINCT batch_id FROM ${QUARANTINE} WHERE lower(target_table) = ${literal(targetName.toLowerCase())})`,
+    from,
     columns: plans.map((plan, i) => ({ plan, rawType: rawTypes[i]! })),
     rules: spec.rules, target, targetExists: targetExisted,
-    carry: ["_batch_id", "_source_file", "_row_number", "_ingested_at"],
+    carry: ["_batch_id", ...(perBatch ? [] : ["_source_file"]), "_row_number", "_ingested_at"],
     order: ["_ingested_at", "_batch_id", "_row_number"], rowData: true,
   });
-  await lab.catalog.run(`CREATE TEMP TABLE refine_${id} AS ${staged.sql}`);
+  const withFile = perBatch ? `(SELECT st.*, f._source_file FROM ${stage} st JOIN ${files} f USING (_batch_id))` : stage;
+  await lab.catalog.run(`CREATE TEMP TABLE refine_${id} AS ${staged.sql}`).catch(async (e) => {
+    await lab.catalog.run(`DROP TABLE IF EXISTS ${files}`).catch(() => undefined);
+    throw e;
+  });
 
   try {
     const runId = randomUUID();
@@ -119,11 +130,11 @@ async function refineOnce(lab: Lab, spec: RefineSpec, names: { source: TableName
     if (rowsIn === 0) return { ...report, seconds: (performance.now() - started) / 1000 };
     await lab.catalog.transaction(async () => {
       const names = [...plans.map((c) => ident(c.name)), ...LINEAGE].join(", ");
-      await lab.catalog.run(`INSERT INTO ${target} (${names}) SELECT ${names} FROM ${stage} WHERE len(__failed) = 0`);
+      await lab.catalog.run(`INSERT INTO ${target} (${names}) SELECT ${names} FROM ${withFile} WHERE len(__failed) = 0`);
       await lab.catalog.run(`INSERT INTO ${QUARANTINE}
         SELECT ${literal(runId)}, ${literal(sourceName!)}, ${literal(targetName)}, q._batch_id, q._source_file, q._row_number,
                q.__failed, q.__row_data, now()
-        FROM ${stage} q WHERE len(q.__failed) > 0`);
+        FROM ${withFile} q WHERE len(q.__failed) > 0`);
       await lab.catalog.run(`INSERT INTO ${QUALITY_RUNS} VALUES (?, ?, ?, ?, ?, ?, ?, ?::JSON, now())`, [
         runId, sourceName!, targetName, Number(counts["batches"]), rowsIn, clean, rowsIn - clean, JSON.stringify(byRule),
       ]);
@@ -131,6 +142,7 @@ async function refineOnce(lab: Lab, spec: RefineSpec, names: { source: TableName
     return { ...report, seconds: (performance.now() - started) / 1000 };
   } finally {
     await lab.catalog.run(`DROP TABLE IF EXISTS ${stage}`).catch(() => undefined);
+    await lab.catalog.run(`DROP TABLE IF EXISTS ${files}`).catch(() => undefined);
   }
 }
 
