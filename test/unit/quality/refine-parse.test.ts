@@ -154,3 +154,22 @@ test("the format may change between runs (it describes the source); silver + qua
     assert.equal(await count(lab, "silver.d") + await count(lab, "silver.quarantine"), await count(lab, "bronze.d"));
   });
 });
+
+test("values written exactly as DuckDB writes them (the fast path) read as the strict patterns say, infinities still fail", async () => {
+  await withLab(async (lab, dir) => {
+    assert.deepEqual(await parseEach(lab, dir, "DATE", ["2025-06-21", "0024-01-01", "infinity", "-infinity", "2025-02-29"]), {
+      "2025-06-21": "2025-06-21", "0024-01-01": "0024-01-01", infinity: bad("DATE"), "-infinity": bad("DATE"), "2025-02-29": bad("DATE"),
+    });
+    assert.deepEqual(await parseEach(lab, dir, "TIMESTAMP", ["2025-06-21 10:00:00", "2025-06-21 10:00:00.5", "infinity"]), {
+      "2025-06-21 10:00:00": "2025-06-21 10:00:00", "2025-06-21 10:00:00.5": "2025-06-21 10:00:00.5", infinity: bad("TIMESTAMP"),
+    });
+    assert.deepEqual(await parseEach(lab, dir, "DOUBLE", ["1e+20", "0.1", "-0.0", "nan", "inf"]), {
+      "1e+20": "1e+20", "0.1": "0.1", "-0.0": "-0.0", nan: bad("DOUBLE"), inf: bad("DOUBLE"),
+    });
+    assert.deepEqual(await parseEach(lab, dir, "DECIMAL(12,2)", ["12.50", "0.00", "-0.00"]), { "12.50": "12.50", "0.00": "0.00", "-0.00": "0.00" });
+    // With separators declared, a canonical-looking value means something else: 1.50 with thousands "." is not a number.
+    assert.deepEqual(await parseEach(lab, dir, { type: "DECIMAL(12,2)", decimal: ",", thousands: "." }, ["1.50", "1.500", "1.500,25"]), {
+      "1.50": bad("DECIMAL(12,2)"), "1.500": "1500.00", "1.500,25": "1500.25",
+    });
+  });
+});
