@@ -35,7 +35,8 @@ export function stageSql(spec: StageSpec): { sql: string; rules: string[] } {
   const missing = spec.order.filter((c) => !spec.carry.includes(c));
   if (missing.length) throw new Error(`stageSql: order columns ${missing.join(", ")} must be carried`);
   const cols = spec.columns.map((c) => ({ ...c, ...steps(c.plan, c.rawType) }));
-  const carry = [...spec.carry.map((c) => `s.${ident(c)}`), ...(spec.rowData ? ["s.__row"] : [])].join(", ");
+  const carried = spec.carry.map((c) => `s.${ident(c)}`);
+  const carry = [...carried, ...(spec.rowData ? ["s.__row"] : [])].join(", ");
   const ctx = { typed: (c: string) => `s.${ident(c)}`, raw: (c: string) => `s.${ident("__raw_" + c)}`, target: spec.target, targetExists: spec.targetExists };
   const checks = [
     // Text columns always read; only typed columns can fail to parse.
@@ -56,8 +57,9 @@ export function stageSql(spec: StageSpec): { sql: string; rules: string[] } {
     const c = cols.find((x) => x.plan.name === column);
     if (!c) throw new Error(`stageSql: unique column ${column} is not declared`);
     const keys = `SELECT k, ${order} FROM (SELECT ${c.parsed("p", "ok", "t")} AS k, ${order} FROM (
-        SELECT ${c.present("i", "t")} AS p${c.canonical ? `, ${c.canonical("i", "t")} AS ok, t` : ""}, ${order} FROM (
-        SELECT i${c.canonical ? `, TRY_CAST(i AS ${c.plan.type}) AS t` : ""}, ${order} FROM (SELECT ${c.input} AS i, ${order} FROM ${spec.from}) s) s) s) s WHERE k IS NOT NULL`;
+        SELECT ${c.present("i", "ok")} AS p${c.canonical ? ", ok, t" : ""}, ${order} FROM (
+        SELECT i${c.canonical ? `, ${c.canonical("i", "t")} AS ok, t` : ""}, ${order} FROM (
+        SELECT i${c.canonical ? `, TRY_CAST(i AS ${c.plan.type}) AS t` : ""}, ${order} FROM (SELECT ${c.input} AS i, ${order} FROM ${spec.from}) s) s) s) s) s WHERE k IS NOT NULL`;
     return {
       name: `__first_${i}`,
       later: laterColumn(column),
@@ -73,12 +75,14 @@ export function stageSql(spec: StageSpec): { sql: string; rules: string[] } {
 
   const col = (prefix: string, c: { plan: ColumnPlan }) => `s.${ident(prefix + c.plan.name)}`;
   const sql = `WITH src AS (
-      SELECT ${cols.map((c) => `${c.input} AS ${ident("__in_" + c.plan.name)}`).join(", ")}, ${carry.replace("s.__row", "s AS __row")} FROM ${spec.from}
+      SELECT ${cols.map((c) => `${c.input} AS ${ident("__in_" + c.plan.name)}`).join(", ")}, ${[...carried, ...(spec.rowData ? ["s AS __row"] : [])].join(", ")} FROM ${spec.from}
     ), casts AS (
       SELECT *${cols.filter((c) => c.canonical).map((c) => `, TRY_CAST(${col("__in_", c)} AS ${c.plan.type}) AS ${ident("__cast_" + c.plan.name)}`).join("")} FROM src s
+    ), checks AS (
+      SELECT *${cols.filter((c) => c.canonical).map((c) => `, ${c.canonical!(col("__in_", c), col("__cast_", c))} AS ${ident("__ok_" + c.plan.name)}`).join("")} FROM casts s
     ), present AS (
-      SELECT ${cols.map((c) => `${c.present(col("__in_", c), col("__cast_", c))} AS ${ident("__raw_" + c.plan.name)}${c.canonical
-        ? `, ${c.canonical(col("__in_", c), col("__cast_", c))} AS ${ident("__ok_" + c.plan.name)}, ${col("__cast_", c)}` : ""}`).join(", ")}, ${carry} FROM casts s
+      SELECT ${cols.map((c) => `${c.present(col("__in_", c), col("__ok_", c))} AS ${ident("__raw_" + c.plan.name)}${c.canonical
+        ? `, ${col("__ok_", c)}, ${col("__cast_", c)}` : ""}`).join(", ")}, ${carry} FROM checks s
     ), base AS (
       SELECT ${cols.map((c) => `${c.parsed(col("__raw_", c), col("__ok_", c), col("__cast_", c))} AS ${ident(c.plan.name)}, ${col("__raw_", c)}`).join(", ")}, ${carry} FROM present s
     )${firsts.map((f) => `, ${f.sql}`).join("")}, ranked AS (
@@ -93,16 +97,17 @@ export function stageSql(spec: StageSpec): { sql: string; rules: string[] } {
 
 /**
  * A column's steps as SQL: its bronze value; that value as it counts (blank is missing); its typed value. A value
- * already in the type's canonical form (`ok`, from its `cast`) skips the patterns of the last two steps.
+ * already in the type's canonical form (`ok`, a column computed once from `canonical`) skips the patterns of the
+ * last two steps and reads as its cast.
  */
 function steps(plan: ColumnPlan, rawType: string) {
   const canonical = canonicalSql(plan, rawType);
   return {
     input: plan.rawExpr,
     canonical,
-    present: (input: string, cast: string) => {
+    present: (input: string, ok: string) => {
       const sql = presentSql(plan, input, isText(rawType));
-      return canonical && sql !== input ? `CASE WHEN ${canonical(input, cast)} THEN ${input} ELSE ${sql} END` : sql;
+      return canonical && sql !== input ? `CASE WHEN ${ok} THEN ${input} ELSE ${sql} END` : sql;
     },
     parsed: (present: string, ok: string, cast: string) => {
       const sql = parsedSql(plan, present, rawType);
